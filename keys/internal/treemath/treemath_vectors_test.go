@@ -54,4 +54,3 @@ func TestTreeMathVectors(t *testing.T) {
 	}
 	t.Logf("%d tree-math vectors", len(tests))
 }
-
