@@ -1,0 +1,541 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// ErrUnknownTrack is returned when a track ID names no track of the
+// participant.
+var ErrUnknownTrack = errors.New("sfu: unknown track")
+
+// Participant is one member of a room, with a publish and a subscribe peer
+// connection. Its methods are called by the signaling layer.
+type Participant struct {
+	room *Room
+	id   string
+	sig  Signaler
+	ctx  context.Context
+	stop context.CancelFunc
+
+	pub *webrtc.PeerConnection
+	sub *webrtc.PeerConnection
+	bwe atomic.Pointer[cc.BandwidthEstimator]
+
+	twccSeq  atomic.Uint32 // transport-wide sequence on the subscribe connection
+	subReady atomic.Bool   // subscribe connection connected (DTLS-SRTP keys ready)
+
+	mu          sync.Mutex
+	canPublish  Sources
+	sources     map[string]Source // declared source per track ID
+	muted       map[string]bool
+	published   map[string]*publishedTrack
+	downs       map[*publishedTrack]*downTrack
+	pending     map[Role][]webrtc.ICECandidateInit
+	wantLayer   Layer
+	negDirty    bool
+	closed      bool
+	negKick     chan struct{}
+	negLoopDone chan struct{}
+}
+
+func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participant, error) {
+	s := r.sfu
+	ctx, stop := context.WithCancel(context.Background())
+	p := &Participant{room: r, id: id, sig: sig, ctx: ctx, stop: stop, canPublish: o.canPublish,
+		sources: map[string]Source{}, muted: map[string]bool{}, published: map[string]*publishedTrack{},
+		downs: map[*publishedTrack]*downTrack{}, pending: map[Role][]webrtc.ICECandidateInit{},
+		wantLayer: LayerAuto, negKick: make(chan struct{}, 1), negLoopDone: make(chan struct{})}
+
+	var err error
+	p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("sfu: publish connection: %w", err)
+	}
+	subAPI, err := p.subscribeAPI()
+	if err != nil {
+		_ = p.pub.Close()
+		stop()
+		return nil, err
+	}
+	p.sub, err = subAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		_ = p.pub.Close()
+		stop()
+		return nil, fmt.Errorf("sfu: subscribe connection: %w", err)
+	}
+	p.pub.OnICECandidate(p.onCandidate(RolePublish))
+	p.sub.OnICECandidate(p.onCandidate(RoleSubscribe))
+	p.pub.OnTrack(p.onTrack)
+	p.pub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateFailed {
+			s.cfg.Logger.Warn("sfu: publish connection failed", "room", r.id, "participant", id)
+			go p.Close()
+		}
+	})
+	p.sub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			// Packets written before DTLS-SRTP is up are dropped by pion, so
+			// every down track restarts at a fresh key frame now.
+			if !p.subReady.Swap(true) {
+				for _, d := range p.downTracks() {
+					d.restart()
+					d.t.requestKeyFrame(d.wantedLayer())
+				}
+			}
+		case webrtc.PeerConnectionStateFailed:
+			s.cfg.Logger.Warn("sfu: subscribe connection failed", "room", r.id, "participant", id)
+			go p.Close()
+		}
+	})
+	go p.negotiateLoop()
+	return p, nil
+}
+
+// subscribeAPI builds the pion API of this participant's subscribe
+// connection: sender reports (RFC 3550 §6.4.1) and, unless disabled, send-side
+// bandwidth estimation from TWCC feedback (Google congestion control). No NACK
+// responder: NACKs are answered from the publisher-side packet cache.
+func (p *Participant) subscribeAPI() (*webrtc.API, error) {
+	s := p.room.sfu
+	me, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: sender reports: %w", err)
+	}
+	ir.Add(sr)
+	if !s.cfg.DisableBandwidthEstimation {
+		f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+			est, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(s.cfg.InitialBitrate),
+				gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+			if err == nil {
+				var be cc.BandwidthEstimator = est
+				p.bwe.Store(&be)
+			}
+			return est, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sfu: congestion control: %w", err)
+		}
+		ir.Add(f)
+		ir.Add(attrPoolFactory{pool: &sync.Pool{New: func() any { return make(interceptor.Attributes, 4) }}})
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(s.setting)), nil
+}
+
+// ID is the participant's identifier.
+func (p *Participant) ID() string { return p.id }
+
+func (p *Participant) onCandidate(role Role) func(*webrtc.ICECandidate) {
+	return func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		if err := p.sig.SendCandidate(p.ctx, role, c.ToJSON()); err != nil {
+			p.room.sfu.cfg.Logger.Debug("sfu: send candidate", "participant", p.id, "role", role, "err", err)
+		}
+	}
+}
+
+// HandlePublishOffer applies the participant's offer for its publish
+// connection and returns the SFU's answer. The SFU's ICE candidates follow
+// through Signaler.SendCandidate.
+func (p *Participant) HandlePublishOffer(ctx context.Context, offer webrtc.SessionDescription) (webrtc.SessionDescription, error) {
+	if err := ctx.Err(); err != nil {
+		return webrtc.SessionDescription{}, err
+	}
+	if offer.Type != webrtc.SDPTypeOffer {
+		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: want offer, got %s", offer.Type)
+	}
+	if err := p.pub.SetRemoteDescription(offer); err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: set offer: %w", err)
+	}
+	p.flushCandidates(RolePublish)
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: create answer: %w", err)
+	}
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: set answer: %w", err)
+	}
+	return *p.pub.LocalDescription(), nil
+}
+
+// HandleSubscribeAnswer applies the participant's answer to the SFU's last
+// offer on the subscribe connection.
+func (p *Participant) HandleSubscribeAnswer(ctx context.Context, answer webrtc.SessionDescription) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if answer.Type != webrtc.SDPTypeAnswer {
+		return fmt.Errorf("sfu: subscribe: want answer, got %s", answer.Type)
+	}
+	if err := p.sub.SetRemoteDescription(answer); err != nil {
+		return fmt.Errorf("sfu: subscribe: set answer: %w", err)
+	}
+	p.flushCandidates(RoleSubscribe)
+	p.kickNegotiation()
+	return nil
+}
+
+// AddICECandidate adds a trickled candidate of the participant for the given
+// connection. Candidates that arrive before the matching description are
+// queued.
+func (p *Participant) AddICECandidate(role Role, c webrtc.ICECandidateInit) error {
+	pc := p.pc(role)
+	if pc == nil {
+		return fmt.Errorf("sfu: unknown connection role %d", role)
+	}
+	p.mu.Lock()
+	if pc.RemoteDescription() == nil {
+		p.pending[role] = append(p.pending[role], c)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	if err := pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("sfu: %s: add candidate: %w", role, err)
+	}
+	return nil
+}
+
+func (p *Participant) pc(role Role) *webrtc.PeerConnection {
+	switch role {
+	case RolePublish:
+		return p.pub
+	case RoleSubscribe:
+		return p.sub
+	}
+	return nil
+}
+
+func (p *Participant) flushCandidates(role Role) {
+	p.mu.Lock()
+	cs := p.pending[role]
+	delete(p.pending, role)
+	p.mu.Unlock()
+	for _, c := range cs {
+		if err := p.pc(role).AddICECandidate(c); err != nil {
+			p.room.sfu.cfg.Logger.Debug("sfu: queued candidate", "participant", p.id, "err", err)
+		}
+	}
+}
+
+// DeclareSource records which source the participant's track trackID (the
+// MediaStreamTrack ID in the a=msid line, RFC 8830 §2) carries. Undeclared
+// audio counts as SourceMicrophone and undeclared video as SourceCamera. The
+// declaration may come before or after the track is published; it takes
+// effect at once.
+//
+// Trust limit: the SFU sees only encrypted media, so it cannot check the
+// claim. A client forbidden to share its screen can still send screen
+// content labelled as camera; source permissions stop honest clients and
+// keep the UI truthful, they are not a security boundary.
+func (p *Participant) DeclareSource(trackID string, src Source) {
+	p.mu.Lock()
+	p.sources[trackID] = src
+	t := p.published[trackID]
+	p.mu.Unlock()
+	if t != nil {
+		t.setSource(src)
+		t.updateForwarding()
+	}
+}
+
+// SetPublishPermission allows or forbids publishing from src. A forbidden
+// track stays connected but is not forwarded to anyone.
+func (p *Participant) SetPublishPermission(src Source, allowed bool) {
+	p.mu.Lock()
+	if allowed {
+		p.canPublish |= 1 << src
+	} else {
+		p.canPublish &^= 1 << src
+	}
+	ts := p.publishedLocked()
+	p.mu.Unlock()
+	for _, t := range ts {
+		t.updateForwarding()
+	}
+}
+
+func (p *Participant) allowed(src Source) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.canPublish.Has(src)
+}
+
+// SetMuted mutes or unmutes the participant's track trackID: a muted track
+// is not forwarded.
+func (p *Participant) SetMuted(trackID string, muted bool) error {
+	p.mu.Lock()
+	p.muted[trackID] = muted
+	t := p.published[trackID]
+	p.mu.Unlock()
+	if t == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownTrack, trackID)
+	}
+	t.updateForwarding()
+	return nil
+}
+
+func (p *Participant) isMuted(trackID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.muted[trackID]
+}
+
+// StopTrack unpublishes the participant's track trackID: subscribers are
+// renegotiated without it.
+func (p *Participant) StopTrack(trackID string) error {
+	p.mu.Lock()
+	t := p.published[trackID]
+	delete(p.published, trackID)
+	p.mu.Unlock()
+	if t == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownTrack, trackID)
+	}
+	p.room.unpublish(t)
+	return nil
+}
+
+// RequestLayer asks for simulcast layer l (or LayerAuto) on every video track
+// the participant receives. With LayerAuto, or when bandwidth estimation says
+// less fits, the estimate decides.
+func (p *Participant) RequestLayer(l Layer) {
+	p.mu.Lock()
+	p.wantLayer = l
+	p.mu.Unlock()
+	for _, d := range p.downTracks() {
+		d.selectLayer(l, p.targetBitrate())
+	}
+}
+
+func (p *Participant) downTracks() []*downTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	return downs
+}
+
+func (p *Participant) targetBitrate() int {
+	if b := p.bwe.Load(); b != nil {
+		return (*b).GetTargetBitrate()
+	}
+	return 0
+}
+
+// BandwidthEstimate is the current send-side estimate towards the
+// participant in bits/s, or 0 when estimation is off or not started.
+func (p *Participant) BandwidthEstimate() int { return p.targetBitrate() }
+
+func (p *Participant) publishedLocked() []*publishedTrack {
+	ts := make([]*publishedTrack, 0, len(p.published))
+	for _, t := range p.published {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// Close removes the participant from the room and closes its connections.
+func (p *Participant) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.stop()
+	p.room.leave(p)
+	err := errors.Join(p.pub.Close(), p.sub.Close())
+	<-p.negLoopDone
+	return err
+}
+
+// onTrack starts forwarding a track (or one simulcast layer of it).
+func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	id := remote.ID()
+	t, exists := p.published[id]
+	if !exists {
+		src, declared := p.sources[id]
+		if !declared {
+			src = SourceCamera
+			if remote.Kind() == webrtc.RTPCodecTypeAudio {
+				src = SourceMicrophone
+			}
+		}
+		t = newPublishedTrack(p, remote, recv, src)
+		p.published[id] = t
+	}
+	p.mu.Unlock()
+	l := t.addLayer(remote)
+	if !exists {
+		t.updateForwarding()
+		p.room.published(t)
+	}
+	t.forwardLoop(l) // returns when the track ends
+	if !exists {
+		p.mu.Lock()
+		if p.published[id] == t {
+			delete(p.published, id)
+		}
+		p.mu.Unlock()
+		p.room.unpublish(t)
+	}
+}
+
+// subscribe adds a down track for t to the subscribe connection.
+func (p *Participant) subscribe(t *publishedTrack) {
+	p.mu.Lock()
+	if p.closed || p.downs[t] != nil {
+		p.mu.Unlock()
+		return
+	}
+	d := newDownTrack(p, t)
+	p.downs[t] = d
+	want := p.wantLayer
+	p.mu.Unlock()
+	d.selectLayer(want, p.targetBitrate())
+	sender, err := p.sub.AddTrack(d)
+	if err != nil {
+		p.room.sfu.cfg.Logger.Warn("sfu: add track", "participant", p.id, "track", t.id, "err", err)
+		p.mu.Lock()
+		delete(p.downs, t)
+		p.mu.Unlock()
+		return
+	}
+	d.sender = sender
+	go d.rtcpLoop(sender)
+	p.requestNegotiation()
+}
+
+// unsubscribe removes t's down track from the subscribe connection.
+func (p *Participant) unsubscribe(t *publishedTrack) {
+	p.mu.Lock()
+	d := p.downs[t]
+	delete(p.downs, t)
+	closed := p.closed
+	p.mu.Unlock()
+	if d == nil {
+		return
+	}
+	t.removeDown(d)
+	if closed || d.sender == nil {
+		return
+	}
+	if err := p.sub.RemoveTrack(d.sender); err != nil {
+		p.room.sfu.cfg.Logger.Debug("sfu: remove track", "participant", p.id, "err", err)
+	}
+	p.requestNegotiation()
+}
+
+func (p *Participant) requestNegotiation() {
+	p.mu.Lock()
+	p.negDirty = true
+	p.mu.Unlock()
+	p.kickNegotiation()
+}
+
+func (p *Participant) kickNegotiation() {
+	select {
+	case p.negKick <- struct{}{}:
+	default:
+	}
+}
+
+// negotiateLoop makes the SFU's offers on the subscribe connection one at a
+// time: a change made while an offer is outstanding is folded into the next
+// offer, sent once the answer arrives. Only the SFU offers on this
+// connection, so offers never collide (no glare).
+func (p *Participant) negotiateLoop() {
+	defer close(p.negLoopDone)
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-p.negKick:
+		}
+		p.mu.Lock()
+		dirty := p.negDirty && p.sub.SignalingState() == webrtc.SignalingStateStable
+		if dirty {
+			p.negDirty = false
+		}
+		p.mu.Unlock()
+		if !dirty {
+			continue
+		}
+		if err := p.offer(); err != nil {
+			p.room.sfu.cfg.Logger.Warn("sfu: subscribe offer", "participant", p.id, "err", err)
+		}
+	}
+}
+
+func (p *Participant) offer() error {
+	offer, err := p.sub.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("sfu: subscribe: create offer: %w", err)
+	}
+	if err := p.sub.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("sfu: subscribe: set offer: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	if err := p.sig.SendOffer(ctx, *p.sub.LocalDescription()); err != nil {
+		return fmt.Errorf("sfu: subscribe: send offer: %w", err)
+	}
+	return nil
+}
+
+// attrPool is an interceptor placed outermost on subscribe connections. pion
+// hands local streams a nil Attributes map, and the congestion controller
+// then allocates one per packet; attrPool lends it a pooled map instead so
+// forwarding stays allocation-free.
+type attrPool struct {
+	interceptor.NoOp
+	pool *sync.Pool
+}
+
+type attrPoolFactory struct{ pool *sync.Pool }
+
+func (f attrPoolFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &attrPool{pool: f.pool}, nil
+}
+
+func (a *attrPool) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, attrs interceptor.Attributes) (int, error) {
+		if attrs != nil {
+			return w.Write(h, payload, attrs)
+		}
+		m, _ := a.pool.Get().(interceptor.Attributes)
+		clear(m)
+		n, err := w.Write(h, payload, m)
+		a.pool.Put(m)
+		return n, err
+	})
+}
