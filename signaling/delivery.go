@@ -1,0 +1,280 @@
+package signaling
+
+import (
+	"slices"
+	"time"
+)
+
+// delivery is a room's MLS delivery service (RFC 9420 §16.2-3; RFC 9750
+// §5). It never parses MLS: KeyPackages, Commits and Welcomes are opaque
+// bytes. What it does know is the order of things:
+//
+//   - members: who is in the MLS group, in the order they joined it (the
+//     founder first, then each Add in the order accepted Commits covered
+//     them). The server does not know leaf indices; this order stands in for
+//     "lowest index" when choosing a committer.
+//   - epoch: how many Commits it has accepted since the group was founded.
+//   - pending: Adds (a joiner's uploaded KeyPackage) and Removes (a member
+//     left or was removed) waiting for a Commit.
+//
+// The committer for pending proposals is the first online member in join
+// order that has not timed out; if it does not commit within CommitTimeout,
+// the next one is asked. Any member may commit (e.g. a periodic Update), but
+// exactly one Commit is accepted per epoch: the first that names the
+// current epoch. Later ones get a "conflict" error: their sender processes
+// the accepted Commit, which the server relays to every member, and
+// retries. A Commit also names the pending proposals it covers; covered Adds
+// need a Welcome, which the server hands to the joiners.
+//
+// When no member is online (everyone left), the group is gone: the next
+// joiner with a KeyPackage founds a new one at epoch 0 ("group_create").
+type delivery struct {
+	r       *room
+	epoch   uint64
+	members []*participant
+	member  map[*participant]bool
+	pending []*proposal
+	nextID  uint64
+	version uint64 // bumped whenever pending changes
+
+	committer *participant
+	sent      uint64 // version last sent to the committer
+	skipped   map[*participant]bool
+	timer     *time.Timer
+	timerGen  uint64
+	stopped   bool
+}
+
+type proposal struct {
+	id         uint64
+	kind       ProposalKind
+	p          *participant
+	keyPackage []byte
+}
+
+func (d *delivery) init(r *room) {
+	d.r = r
+	d.member = make(map[*participant]bool)
+	d.skipped = make(map[*participant]bool)
+}
+
+func (d *delivery) isMember(p *participant) bool { return d.member[p] }
+
+func (d *delivery) onlineMembers() int {
+	n := 0
+	for _, m := range d.members {
+		if !m.gone {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *delivery) changed() { d.version++ }
+
+// keyPackage queues an Add for p with its KeyPackage (RFC 9420 §10), or
+// makes p the founder of a new group when no member is online.
+func (d *delivery) keyPackage(p *participant, kp []byte) *Error {
+	if d.member[p] {
+		return errorf(CodeBadRequest, "already a group member")
+	}
+	for _, pr := range d.pending {
+		if pr.kind == ProposalAdd && pr.p == p {
+			pr.keyPackage = kp // a fresh KeyPackage replaces the old one
+			d.changed()
+			d.schedule()
+			return nil
+		}
+	}
+	d.nextID++
+	d.pending = append(d.pending, &proposal{id: d.nextID, kind: ProposalAdd, p: p, keyPackage: kp})
+	d.changed()
+	d.schedule()
+	return nil
+}
+
+// left handles a participant leaving the room: its pending Add is dropped,
+// and a member gets a pending Remove.
+func (d *delivery) left(p *participant) {
+	d.pending = slices.DeleteFunc(d.pending, func(pr *proposal) bool { return pr.kind == ProposalAdd && pr.p == p })
+	if d.member[p] {
+		d.nextID++
+		d.pending = append(d.pending, &proposal{id: d.nextID, kind: ProposalRemove, p: p})
+	}
+	d.changed()
+	d.schedule()
+}
+
+// schedule makes sure someone is working on the pending proposals: it
+// founds a group when needed and asks a committer.
+func (d *delivery) schedule() {
+	if d.stopped {
+		return
+	}
+	if d.onlineMembers() == 0 {
+		d.found()
+	}
+	if len(d.pending) == 0 {
+		d.stopTimer()
+		d.committer = nil
+		return
+	}
+	if d.committer == nil || d.committer.gone {
+		d.committer = d.choose()
+		if d.committer == nil {
+			d.stopTimer()
+			return
+		}
+		d.sent = 0
+		d.startTimer()
+	}
+	if d.sent != d.version {
+		d.sent = d.version
+		d.committer.send(&message{Type: typeCommitRequest, Epoch: ptr(d.epoch), Pending: d.pendingView()})
+	}
+}
+
+// found starts a new group with the earliest pending joiner as its only
+// member; the old group's members are all gone.
+func (d *delivery) found() {
+	d.members = nil
+	clear(d.member)
+	d.pending = slices.DeleteFunc(d.pending, func(pr *proposal) bool { return pr.kind == ProposalRemove })
+	d.committer = nil
+	if len(d.pending) == 0 {
+		return
+	}
+	f := d.pending[0].p
+	d.pending = d.pending[1:]
+	d.members = []*participant{f}
+	d.member[f] = true
+	d.epoch = 0
+	d.changed()
+	f.send(&message{Type: typeGroupCreate, Epoch: ptr(uint64(0))})
+	d.r.broadcastStateLocked()
+}
+
+// choose returns the first online member in join order that has not timed
+// out; when all have, it starts over.
+func (d *delivery) choose() *participant {
+	for range 2 {
+		for _, m := range d.members {
+			if !m.gone && !d.skipped[m] {
+				return m
+			}
+		}
+		clear(d.skipped)
+	}
+	return nil
+}
+
+func (d *delivery) pendingView() []Proposal {
+	out := make([]Proposal, len(d.pending))
+	for i, pr := range d.pending {
+		out[i] = Proposal{ID: pr.id, Kind: pr.kind, Participant: pr.p.identity, KeyPackage: pr.keyPackage}
+	}
+	return out
+}
+
+func (d *delivery) startTimer() {
+	d.stopTimer()
+	d.timerGen++
+	gen, r := d.timerGen, d.r
+	d.timer = time.AfterFunc(r.s.cfg.CommitTimeout, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		d.timeout(gen)
+	})
+}
+
+func (d *delivery) stopTimer() {
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+}
+
+// timeout fails over to the next member when the committer stayed silent.
+func (d *delivery) timeout(gen uint64) {
+	if d.stopped || gen != d.timerGen || d.committer == nil {
+		return
+	}
+	d.r.s.stats.commitTimeout()
+	d.r.s.log.Info("signaling: committer timed out, failing over", "room", d.r.name, "epoch", d.epoch)
+	d.skipped[d.committer] = true
+	d.committer = nil
+	d.timer = nil
+	d.schedule()
+}
+
+// stop cancels the timer for good (room ended or server closing).
+func (d *delivery) stop() {
+	d.stopped = true
+	d.stopTimer()
+}
+
+// commit accepts p's Commit if it is the first for the current epoch and
+// every proposal it claims to cover is still pending (RFC 9420 §12.4).
+func (d *delivery) commit(p *participant, id, epoch uint64, ids []uint64, data, welcome []byte) *Error {
+	if !d.member[p] {
+		return errorf(CodeNotMember, "only group members may commit")
+	}
+	if epoch != d.epoch {
+		return errorf(CodeConflict, "the group is at epoch %d", d.epoch)
+	}
+	var covered []*proposal
+	for _, id := range ids {
+		i := slices.IndexFunc(d.pending, func(pr *proposal) bool { return pr.id == id })
+		if i < 0 {
+			return errorf(CodeConflict, "proposal %d is no longer pending", id)
+		}
+		if slices.Contains(covered, d.pending[i]) {
+			return errorf(CodeBadRequest, "proposal %d listed twice", id)
+		}
+		covered = append(covered, d.pending[i])
+	}
+	var added []*participant
+	for _, pr := range covered {
+		if pr.kind == ProposalAdd {
+			added = append(added, pr.p)
+		}
+	}
+	if len(added) > 0 && len(welcome) == 0 {
+		return errorf(CodeBadRequest, "a commit that adds members needs a welcome")
+	}
+	if len(added) == 0 && len(welcome) > 0 {
+		return errorf(CodeBadRequest, "a welcome without added members")
+	}
+
+	// Accepted: this is the epoch's one Commit.
+	built := d.epoch
+	d.epoch++
+	for _, pr := range covered {
+		if pr.kind == ProposalRemove {
+			d.members = slices.DeleteFunc(d.members, func(m *participant) bool { return m == pr.p })
+			delete(d.member, pr.p)
+		}
+	}
+	d.pending = slices.DeleteFunc(d.pending, func(pr *proposal) bool { return slices.Contains(covered, pr) })
+	for _, a := range added {
+		d.members = append(d.members, a)
+		d.member[a] = true
+	}
+	d.changed()
+	// The committer hears first, so its answer precedes any new request.
+	p.send(&message{Type: typeOK, ID: id, Epoch: ptr(d.epoch)})
+	for _, m := range d.members {
+		if m != p && !m.gone && !slices.Contains(added, m) {
+			m.send(&message{Type: typeCommit, Participant: p.identity, Epoch: ptr(built), Data: data})
+		}
+	}
+	for _, a := range added {
+		a.send(&message{Type: typeWelcome, Participant: p.identity, Epoch: ptr(d.epoch), Data: welcome})
+	}
+	d.committer = nil
+	clear(d.skipped)
+	d.stopTimer()
+	d.schedule()
+	d.r.broadcastStateLocked()
+	return nil
+}

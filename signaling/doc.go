@@ -1,0 +1,36 @@
+// Package signaling is Tresor's signaling: how people get into a meeting and
+// how the group's MLS handshake messages move, without the server ever
+// learning a key.
+//
+// One WebSocket per participant carries a versioned JSON protocol
+// (PROTOCOL.md in this directory documents every message). The [Server] is an
+// http.Handler; the [Client] is the Go side, with one method per request and
+// a channel of typed [Event]s.
+//
+// Meeting controls:
+//
+//   - Join tokens: the app's backend signs the room, identity, display name,
+//     role and expiry with Ed25519 ([MintToken]); the server verifies them
+//     ([VerifyToken]) against [Config].TokenKeys.
+//   - Passcodes are stored only as argon2id hashes ([HashPasscode]), compared
+//     in constant time, never logged, refused in URLs, and failed attempts
+//     are rate-limited per room and per remote address.
+//   - A waiting room holds joiners, who see nothing of the meeting, until a
+//     host or cohost admits or denies them.
+//   - Hosts and cohosts remove participants, ask them to mute, stop their
+//     tracks, allow or forbid publishing per source (the SFU enforces it
+//     through [MediaSession]), lock the meeting; a host ends it. See [Role].
+//   - Recording needs everyone's consent, and anyone withdrawing stops it
+//     (consent.go). Recording happens on a participant's machine.
+//
+// The MLS delivery service (delivery.go; RFC 9420 §16, RFC 9750 §5) orders
+// handshake messages it cannot read: it collects KeyPackages, asks one
+// member to commit pending Adds and Removes (the earliest-joined member
+// online, with failover), accepts exactly one Commit per epoch, relays it to
+// the members and hands the Welcome to the joiners. Chat is MLS application
+// messages relayed as opaque bytes.
+//
+// The server never holds a key: everything it relays about the group is
+// opaque, and a client shows the MLS roster and security code, not the
+// server's roster, so a server adding someone cannot go unnoticed.
+package signaling

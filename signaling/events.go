@@ -1,0 +1,163 @@
+package signaling
+
+// Event is something the server tells a [Client]; receive them from
+// [Client.Events] and switch on the concrete type. The set is closed.
+type Event interface{ event() }
+
+// Joined: the client is admitted to the meeting (at once, or after waiting).
+type Joined struct {
+	Self  Participant
+	State RoomState
+}
+
+// Waiting: the client is in the waiting room. Reason is "host" (waiting for
+// a host to admit it) or "consent" (a recording is running: call
+// [Client.Consent] to be admitted). Sent again when the recording changes.
+type Waiting struct {
+	Reason    string
+	Recording Recording
+}
+
+// Denied: a host turned the client away. The connection closes.
+type Denied struct{}
+
+// Removed: a host removed the client. The connection closes.
+type Removed struct{ By string }
+
+// Ended: a host ended the meeting. The connection closes.
+type Ended struct{ By string }
+
+// StateChanged: the roster, lock, recording or epoch changed.
+type StateChanged struct{ State RoomState }
+
+// MuteRequested: a host asks the client to mute a source.
+type MuteRequested struct {
+	By     string
+	Source Source
+}
+
+// TrackStopped: a host made the SFU stop forwarding one of the client's
+// tracks.
+type TrackStopped struct {
+	By     string
+	Source Source
+}
+
+// CreateGroup: the client is the first member; it creates the MLS group at
+// epoch 0 (RFC 9420 §11) and then commits the pending proposals it is asked
+// for.
+type CreateGroup struct{ Epoch uint64 }
+
+// CommitRequested: the delivery service chose the client to commit these
+// pending proposals on top of Epoch. Build the Add and Remove proposals by
+// value, commit (RFC 9420 §12.4), and send it with [Client.SendCommit]. A
+// newer request replaces an older one.
+type CommitRequested struct {
+	Epoch     uint64
+	Proposals []Proposal
+}
+
+// CommitReceived: From's Commit, built on Epoch, was accepted; process it
+// to reach Epoch+1.
+type CommitReceived struct {
+	From  string
+	Epoch uint64
+	Data  []byte
+}
+
+// WelcomeReceived: the client was added to the group; Epoch is the epoch
+// the Welcome (RFC 9420 §12.4.3.1) puts it in.
+type WelcomeReceived struct {
+	From  string
+	Epoch uint64
+	Data  []byte
+}
+
+// ChatReceived: an MLS application message from From, sent in Epoch.
+type ChatReceived struct {
+	From  string
+	Epoch uint64
+	Data  []byte
+}
+
+// MediaReceived: an SDP offer or answer or an ICE candidate from the SFU.
+type MediaReceived struct{ Signal MediaSignal }
+
+// ServerError: an error not tied to a request (e.g. rate limiting, or
+// "replaced" when the same identity joined elsewhere).
+type ServerError struct{ Err *Error }
+
+func (Joined) event()          {}
+func (Waiting) event()         {}
+func (Denied) event()          {}
+func (Removed) event()         {}
+func (Ended) event()           {}
+func (StateChanged) event()    {}
+func (MuteRequested) event()   {}
+func (TrackStopped) event()    {}
+func (CreateGroup) event()     {}
+func (CommitRequested) event() {}
+func (CommitReceived) event()  {}
+func (WelcomeReceived) event() {}
+func (ChatReceived) event()    {}
+func (MediaReceived) event()   {}
+func (ServerError) event()     {}
+
+// toEvent converts a server message to an event; ok is false for replies
+// and unknown types (ignored for forward compatibility).
+func toEvent(m *message) (Event, bool) {
+	var epoch uint64
+	if m.Epoch != nil {
+		epoch = *m.Epoch
+	}
+	switch m.Type {
+	case typeJoined:
+		e := Joined{}
+		if m.Self != nil {
+			e.Self = *m.Self
+		}
+		if m.State != nil {
+			e.State = *m.State
+		}
+		return e, true
+	case typeWaiting:
+		e := Waiting{Reason: m.Reason}
+		if m.Rec != nil {
+			e.Recording = *m.Rec
+		}
+		return e, true
+	case typeDenied:
+		return Denied{}, true
+	case typeRemoved:
+		return Removed{By: m.Participant}, true
+	case typeEnded:
+		return Ended{By: m.Participant}, true
+	case typeState:
+		if m.State == nil {
+			return nil, false
+		}
+		return StateChanged{State: *m.State}, true
+	case typeMuteRequest:
+		return MuteRequested{By: m.Participant, Source: m.Source}, true
+	case typeTrackStopped:
+		return TrackStopped{By: m.Participant, Source: m.Source}, true
+	case typeGroupCreate:
+		return CreateGroup{Epoch: epoch}, true
+	case typeCommitRequest:
+		return CommitRequested{Epoch: epoch, Proposals: m.Pending}, true
+	case typeCommit:
+		return CommitReceived{From: m.Participant, Epoch: epoch, Data: m.Data}, true
+	case typeWelcome:
+		return WelcomeReceived{From: m.Participant, Epoch: epoch, Data: m.Data}, true
+	case typeChat:
+		return ChatReceived{From: m.Participant, Epoch: epoch, Data: m.Data}, true
+	case typeMedia:
+		if m.Signal == nil {
+			return nil, false
+		}
+		return MediaReceived{Signal: *m.Signal}, true
+	case typeError:
+		return ServerError{Err: &Error{Code: m.Code, Message: m.Message}}, true
+	}
+	return nil, false
+}

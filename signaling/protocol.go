@@ -1,0 +1,413 @@
+package signaling
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Version is the protocol version carried in every message's "v" field.
+// A peer that receives a different version answers with an error of code
+// [CodeUnsupportedVersion]. See PROTOCOL.md.
+const Version = 1
+
+// DefaultMaxMessageSize is the largest WebSocket message, in bytes, that a
+// server accepts unless [Config].MaxMessageSize says otherwise. It leaves
+// room for an MLS Welcome carrying the ratchet tree of a group of a few
+// hundred members, base64-encoded (RFC 9420 §12.4.3).
+const DefaultMaxMessageSize = 256 << 10
+
+// Message types. Client→server requests are answered with "ok" or "error"
+// carrying the request's id; the other server→client types are events.
+// PROTOCOL.md documents each one.
+const (
+	// client → server
+	typeJoin           = "join"
+	typeLeave          = "leave"
+	typeAdmit          = "admit"
+	typeDeny           = "deny"
+	typeRemove         = "remove"
+	typeMute           = "mute"
+	typeStopTrack      = "stop_track"
+	typePermission     = "permission"
+	typeLock           = "lock"
+	typeEnd            = "end"
+	typeConsent        = "consent"
+	typeStartRecording = "start_recording"
+	typeStopRecording  = "stop_recording"
+	typeKeyPackage     = "key_package"
+	typeCommit         = "commit" // also server → client
+	typeChat           = "chat"   // also server → client
+	typeMedia          = "media"  // also server → client
+
+	// server → client
+	typeOK            = "ok"
+	typeError         = "error"
+	typeJoined        = "joined"
+	typeWaiting       = "waiting"
+	typeDenied        = "denied"
+	typeRemoved       = "removed"
+	typeEnded         = "ended"
+	typeState         = "state"
+	typeMuteRequest   = "mute_request"
+	typeTrackStopped  = "track_stopped"
+	typeGroupCreate   = "group_create"
+	typeCommitRequest = "commit_request"
+	typeWelcome       = "welcome"
+)
+
+// Field limits. Identities and names come from signed tokens, but are still
+// bounded so that a roster cannot grow without limit.
+const (
+	maxIdentityLen = 128
+	maxNameLen     = 128
+	maxRoomLen     = 128
+	maxTokenLen    = 2048
+	maxPasscodeLen = 128
+	maxProposals   = 1024
+	maxSDPLen      = 64 << 10
+	maxCandLen     = 1024
+)
+
+// message is the one JSON object every WebSocket text message carries. It is
+// flat: each type uses the subset of fields PROTOCOL.md lists for it, and
+// [message.validate] checks that subset before anything acts on it.
+// Binary payloads ([]byte) are base64 (standard alphabet, padded), as
+// encoding/json writes them.
+type message struct {
+	V    int    `json:"v"`
+	Type string `json:"type"`
+	ID   uint64 `json:"id,omitempty"`
+
+	// join
+	Room     string `json:"room,omitempty"`
+	Token    string `json:"token,omitempty"`
+	Passcode string `json:"passcode,omitempty"`
+
+	// host actions, events about a participant
+	Participant string `json:"participant,omitempty"`
+	Source      Source `json:"source,omitempty"`
+	Allowed     *bool  `json:"allowed,omitempty"`
+	Locked      *bool  `json:"locked,omitempty"`
+	Granted     *bool  `json:"granted,omitempty"`
+
+	// delivery service and chat
+	Epoch     *uint64    `json:"epoch,omitempty"`
+	Proposals []uint64   `json:"proposals,omitempty"`
+	Pending   []Proposal `json:"pending,omitempty"`
+	Data      []byte     `json:"data,omitempty"`
+	Welcome   []byte     `json:"welcome,omitempty"`
+
+	// media
+	Signal *MediaSignal `json:"signal,omitempty"`
+
+	// server → client
+	Code    Code         `json:"code,omitempty"`
+	Message string       `json:"message,omitempty"`
+	Reason  string       `json:"reason,omitempty"`
+	Self    *Participant `json:"self,omitempty"`
+	State   *RoomState   `json:"state,omitempty"`
+	Rec     *Recording   `json:"recording,omitempty"`
+}
+
+// Role is what a participant may do in a meeting. It is set by the app's
+// backend in the join token (see [Claims]).
+//
+//	action                                host  cohost  participant
+//	admit, deny a waiting joiner           ✓      ✓
+//	remove, ask to mute, stop a track,     ✓      ✓ (not on a host)
+//	  allow/forbid a source
+//	lock / unlock the meeting              ✓      ✓
+//	end the meeting                        ✓
+//	start / stop recording                 ✓      ✓      (stop: the recorder too)
+//	consent / withdraw, chat, MLS, media   ✓      ✓      ✓
+type Role string
+
+// The roles. See [Role] for what each may do.
+const (
+	RoleHost        Role = "host"
+	RoleCohost      Role = "cohost"
+	RoleParticipant Role = "participant"
+)
+
+func (r Role) valid() bool {
+	return r == RoleHost || r == RoleCohost || r == RoleParticipant
+}
+
+// moderator reports whether r may run host actions.
+func (r Role) moderator() bool { return r == RoleHost || r == RoleCohost }
+
+// Source is a kind of media a participant publishes; publish permissions are
+// per source.
+type Source string
+
+// The media sources.
+const (
+	SourceCamera     Source = "camera"
+	SourceMicrophone Source = "microphone"
+	SourceScreen     Source = "screen"
+)
+
+func (s Source) valid() bool {
+	return s == SourceCamera || s == SourceMicrophone || s == SourceScreen
+}
+
+// Permissions says which sources a participant may publish. The server
+// enforces them through the SFU's publish permissions ([MediaSession]).
+type Permissions struct {
+	Camera     bool `json:"camera"`
+	Microphone bool `json:"microphone"`
+	Screen     bool `json:"screen"`
+}
+
+func (p *Permissions) set(s Source, allowed bool) {
+	switch s {
+	case SourceCamera:
+		p.Camera = allowed
+	case SourceMicrophone:
+		p.Microphone = allowed
+	case SourceScreen:
+		p.Screen = allowed
+	}
+}
+
+// Allowed reports whether source s may be published.
+func (p Permissions) Allowed(s Source) bool {
+	switch s {
+	case SourceCamera:
+		return p.Camera
+	case SourceMicrophone:
+		return p.Microphone
+	case SourceScreen:
+		return p.Screen
+	}
+	return false
+}
+
+// Participant is one entry of the server's roster. It is what the server
+// knows, not what the MLS group says: clients display the MLS roster (see the
+// package documentation).
+type Participant struct {
+	Identity    string      `json:"identity"`
+	Name        string      `json:"name,omitempty"`
+	Role        Role        `json:"role"`
+	Permissions Permissions `json:"permissions"`
+	// Consented is true while the participant consents to recording.
+	Consented bool `json:"consented,omitempty"`
+	// Member is true once the delivery service counts the participant as an
+	// MLS group member (after the Commit that added it was accepted).
+	Member bool `json:"member,omitempty"`
+}
+
+// Recording is a room's recording state, shown to everyone (also to people in
+// the waiting room). Recording happens on the recorder's own machine; the
+// server only tracks consent.
+type Recording struct {
+	// Requested is true once a host asked to record; recording becomes
+	// Active when every present participant has consented.
+	Requested bool `json:"requested,omitempty"`
+	// Active is true while the recorder may record.
+	Active bool `json:"active,omitempty"`
+	// Recorder is the identity of the participant who records.
+	Recorder string `json:"recorder,omitempty"`
+}
+
+// RoomState is the state every admitted participant sees.
+type RoomState struct {
+	Participants []Participant `json:"participants"`
+	// Waiting lists the waiting room; only hosts and cohosts receive it.
+	Waiting   []Participant `json:"waiting,omitempty"`
+	Locked    bool          `json:"locked,omitempty"`
+	Recording Recording     `json:"recording"`
+	// Epoch is the MLS epoch the delivery service has reached.
+	Epoch uint64 `json:"epoch"`
+}
+
+// ProposalKind says whether a pending proposal adds or removes a member.
+type ProposalKind string
+
+// The proposal kinds the delivery service asks committers to cover.
+const (
+	ProposalAdd    ProposalKind = "add"
+	ProposalRemove ProposalKind = "remove"
+)
+
+// Proposal is a pending group change the committer must cover in a Commit
+// (RFC 9420 §12.1.1 Add, §12.1.3 Remove). The server does not build MLS
+// proposals: the committer builds them by value from this description.
+type Proposal struct {
+	ID          uint64       `json:"id"`
+	Kind        ProposalKind `json:"kind"`
+	Participant string       `json:"participant"`
+	// KeyPackage is the joiner's MLS KeyPackage (RFC 9420 §10), opaque to
+	// the server; set for Add.
+	KeyPackage []byte `json:"key_package,omitempty"`
+}
+
+// MediaSignal is an SDP offer or answer or a trickled ICE candidate between a
+// client and the SFU. Its JSON fields match the browser's
+// RTCSessionDescriptionInit and RTCIceCandidateInit, and pion's
+// webrtc.SessionDescription and webrtc.ICECandidateInit.
+type MediaSignal struct {
+	// Kind is "offer", "answer" or "candidate".
+	Kind string `json:"kind"`
+	// SDP is set for offers and answers.
+	SDP string `json:"sdp,omitempty"`
+	// Candidate fields are set for "candidate"; an empty Candidate means
+	// end of candidates.
+	Candidate        string  `json:"candidate,omitempty"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// The media signal kinds.
+const (
+	MediaOffer     = "offer"
+	MediaAnswer    = "answer"
+	MediaCandidate = "candidate"
+)
+
+func (s *MediaSignal) validate() error {
+	switch s.Kind {
+	case MediaOffer, MediaAnswer:
+		if s.SDP == "" || len(s.SDP) > maxSDPLen {
+			return fmt.Errorf("media %s: sdp missing or too long", s.Kind)
+		}
+	case MediaCandidate:
+		if len(s.Candidate) > maxCandLen {
+			return fmt.Errorf("media candidate too long")
+		}
+	default:
+		return fmt.Errorf("unknown media kind %q", s.Kind)
+	}
+	return nil
+}
+
+// decodeMessage parses one WebSocket text message. It checks only the
+// envelope (JSON, version, type present); [message.validate] checks fields.
+func decodeMessage(data []byte) (*message, error) {
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("message is not UTF-8")
+	}
+	m := new(message)
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("malformed JSON: %w", err)
+	}
+	if m.V != Version {
+		return m, errVersion
+	}
+	if m.Type == "" {
+		return m, fmt.Errorf("missing type")
+	}
+	return m, nil
+}
+
+var errVersion = fmt.Errorf("unsupported protocol version")
+
+func encodeMessage(m *message) ([]byte, error) {
+	m.V = Version
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("signaling: encoding %s: %w", m.Type, err)
+	}
+	return b, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func validIdentity(s string) bool {
+	if s == "" || len(s) > maxIdentityLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validate checks that a client→server message carries the fields its type
+// needs, within limits. Unknown types are an error.
+func (m *message) validate() error {
+	needParticipant := func() error {
+		if !validIdentity(m.Participant) {
+			return fmt.Errorf("%s: missing or invalid participant", m.Type)
+		}
+		return nil
+	}
+	needSource := func() error {
+		if !m.Source.valid() {
+			return fmt.Errorf("%s: missing or invalid source", m.Type)
+		}
+		return nil
+	}
+	switch m.Type {
+	case typeJoin:
+		if m.Room == "" || len(m.Room) > maxRoomLen || !utf8.ValidString(m.Room) {
+			return fmt.Errorf("join: missing or invalid room")
+		}
+		if m.Token == "" || len(m.Token) > maxTokenLen {
+			return fmt.Errorf("join: missing or oversized token")
+		}
+		if len(m.Passcode) > maxPasscodeLen {
+			return fmt.Errorf("join: passcode too long")
+		}
+	case typeLeave, typeEnd, typeStartRecording, typeStopRecording:
+	case typeAdmit, typeDeny, typeRemove:
+		return needParticipant()
+	case typeMute, typeStopTrack:
+		if err := needParticipant(); err != nil {
+			return err
+		}
+		return needSource()
+	case typePermission:
+		if err := needParticipant(); err != nil {
+			return err
+		}
+		if err := needSource(); err != nil {
+			return err
+		}
+		if m.Allowed == nil {
+			return fmt.Errorf("permission: missing allowed")
+		}
+	case typeLock:
+		if m.Locked == nil {
+			return fmt.Errorf("lock: missing locked")
+		}
+	case typeConsent:
+		if m.Granted == nil {
+			return fmt.Errorf("consent: missing granted")
+		}
+	case typeKeyPackage:
+		if len(m.Data) == 0 {
+			return fmt.Errorf("key_package: missing data")
+		}
+	case typeCommit:
+		if m.Epoch == nil {
+			return fmt.Errorf("commit: missing epoch")
+		}
+		if len(m.Data) == 0 {
+			return fmt.Errorf("commit: missing data")
+		}
+		if len(m.Proposals) > maxProposals {
+			return fmt.Errorf("commit: too many proposals")
+		}
+	case typeChat:
+		if m.Epoch == nil {
+			return fmt.Errorf("chat: missing epoch")
+		}
+		if len(m.Data) == 0 {
+			return fmt.Errorf("chat: missing data")
+		}
+	case typeMedia:
+		if m.Signal == nil {
+			return fmt.Errorf("media: missing signal")
+		}
+		return m.Signal.validate()
+	default:
+		return fmt.Errorf("unknown message type %q", m.Type)
+	}
+	return nil
+}

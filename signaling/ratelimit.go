@@ -1,0 +1,103 @@
+package signaling
+
+import (
+	"sync"
+	"time"
+)
+
+// Rate is a token-bucket rate: Burst events at once, refilled at Per
+// events per second.
+type Rate struct {
+	Per   float64
+	Burst float64
+}
+
+// bucket is one token bucket. It is not safe for concurrent use; owners
+// lock around it.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *bucket) refill(r Rate, now time.Time) {
+	if b.last.IsZero() {
+		b.tokens, b.last = r.Burst, now
+		return
+	}
+	if d := now.Sub(b.last).Seconds(); d > 0 {
+		b.tokens = min(r.Burst, b.tokens+d*r.Per)
+		b.last = now
+	}
+}
+
+// take spends one token if there is one.
+func (b *bucket) take(r Rate, now time.Time) bool {
+	b.refill(r, now)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// limiter holds one bucket per key (a room, a remote address). It forgets
+// full buckets when it holds too many keys, so it cannot be grown without
+// bound by an attacker cycling keys: a forgotten bucket was full anyway.
+type limiter struct {
+	rate    Rate
+	maxKeys int
+	now     func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+func newLimiter(r Rate, maxKeys int, now func() time.Time) *limiter {
+	return &limiter{rate: r, maxKeys: maxKeys, now: now, buckets: make(map[string]*bucket)}
+}
+
+// allowed reports whether key has a token left, without spending it.
+func (l *limiter) allowed(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return true
+	}
+	b.refill(l.rate, l.now())
+	return b.tokens >= 1
+}
+
+// spend takes a token from key's bucket (a failure was recorded) and reports
+// whether one was left.
+func (l *limiter) spend(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.maxKeys {
+			l.prune(now)
+		}
+		b = new(bucket)
+		l.buckets[key] = b
+	}
+	return b.take(l.rate, now)
+}
+
+// prune drops buckets that have refilled; if none has, it drops arbitrary
+// ones so the map stays bounded (a fail-open choice for memory safety).
+func (l *limiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		b.refill(l.rate, now)
+		if b.tokens >= l.rate.Burst {
+			delete(l.buckets, k)
+		}
+	}
+	for k := range l.buckets {
+		if len(l.buckets) < l.maxKeys {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}

@@ -1,0 +1,408 @@
+package signaling
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Config configures a [Server]. The zero value of every field but TokenKeys
+// is a safe default.
+type Config struct {
+	// TokenKeys are the app backend's Ed25519 public keys; a join token
+	// must verify under one of them. Several keys allow rotation.
+	TokenKeys []ed25519.PublicKey
+
+	// Rooms looks up the settings of a room that was not created with
+	// [Server.CreateRoom], when its first participant joins. It returns
+	// (nil, nil) when there is no such room. Nil: only created rooms exist.
+	Rooms func(ctx context.Context, room string) (*RoomConfig, error)
+
+	// Media connects participants to the SFU. Nil runs signaling only.
+	Media Media
+
+	// Logger receives the server's logs; nil discards them. Logs never
+	// contain passcodes, tokens or MLS payloads.
+	Logger *slog.Logger
+
+	// Now is the clock for token expiry and rate limits; nil is time.Now.
+	Now func() time.Time
+
+	// MaxMessageSize bounds a WebSocket message in bytes; a larger message
+	// closes the connection with status 1009. Default DefaultMaxMessageSize.
+	MaxMessageSize int64
+
+	// MessageRate limits each connection's messages. Default 50/s, burst 100.
+	MessageRate Rate
+
+	// PasscodeRate limits failed passcode attempts, separately per room and
+	// per remote address. Default 5 at once, then one per 12 s.
+	PasscodeRate Rate
+
+	// MaxStrikes is how many rejected messages (malformed, unauthorized,
+	// rate-limited) a connection may send before it is closed with status
+	// 1008. Default 20.
+	MaxStrikes int
+
+	// JoinTimeout bounds the time from connecting to the "join" message.
+	// Default 10 s.
+	JoinTimeout time.Duration
+
+	// CommitTimeout is how long the delivery service waits for the chosen
+	// committer before it asks the next member. Default 10 s.
+	CommitTimeout time.Duration
+
+	// WriteTimeout bounds one write to a client. Default 10 s.
+	WriteTimeout time.Duration
+
+	// SendQueue is how many messages may wait for a slow client before it
+	// is disconnected. Default 256.
+	SendQueue int
+
+	// OriginPatterns are the browser origins allowed besides the server's
+	// own host (see websocket.AcceptOptions).
+	OriginPatterns []string
+
+	// ClientAddr returns the remote address used for rate limiting; nil
+	// uses the host part of http.Request.RemoteAddr. Set it when the
+	// server runs behind a trusted reverse proxy.
+	ClientAddr func(*http.Request) string
+}
+
+// RoomConfig is a room's settings, from [Server.CreateRoom] or [Config].Rooms.
+type RoomConfig struct {
+	// Passcode, if set, is hashed with argon2id by CreateRoom and then
+	// forgotten. Use PasscodeHash to hand over an already hashed passcode
+	// (from [HashPasscode]); set at most one of the two. Every role but
+	// host must present the passcode in its "join" message.
+	Passcode     string
+	PasscodeHash string
+
+	// WaitingRoom holds joiners until a host or cohost admits them. Hosts
+	// never wait; PreAllowed lists further roles that skip the waiting room.
+	WaitingRoom bool
+	PreAllowed  []Role
+
+	// ParticipantsMayShareScreen is the initial screen-share permission of
+	// the participant role (hosts and cohosts always start with it).
+	ParticipantsMayShareScreen bool
+
+	// MaxParticipants bounds admitted plus waiting participants. Default 1000.
+	MaxParticipants int
+}
+
+// roomSettings is a validated RoomConfig.
+type roomSettings struct {
+	passcode    *passcodeHash // nil: no passcode
+	waitingRoom bool
+	preAllowed  map[Role]bool
+	screen      bool
+	max         int
+}
+
+func (rc *RoomConfig) settings() (*roomSettings, error) {
+	st := &roomSettings{waitingRoom: rc.WaitingRoom, screen: rc.ParticipantsMayShareScreen, max: rc.MaxParticipants, preAllowed: map[Role]bool{RoleHost: true}}
+	if st.max <= 0 {
+		st.max = 1000
+	}
+	for _, r := range rc.PreAllowed {
+		if !r.valid() {
+			return nil, fmt.Errorf("signaling: room config: unknown role %q", r)
+		}
+		st.preAllowed[r] = true
+	}
+	hash := rc.PasscodeHash
+	if rc.Passcode != "" {
+		if hash != "" {
+			return nil, fmt.Errorf("signaling: room config: both Passcode and PasscodeHash set")
+		}
+		var err error
+		if hash, err = HashPasscode(rc.Passcode); err != nil {
+			return nil, err
+		}
+	}
+	if hash != "" {
+		h, err := parsePasscodeHash(hash)
+		if err != nil {
+			return nil, fmt.Errorf("signaling: room config: %w", err)
+		}
+		st.passcode = h
+	}
+	return st, nil
+}
+
+// Server is the signaling server: an http.Handler that upgrades each request
+// to a WebSocket speaking the protocol in PROTOCOL.md. All state belongs to
+// the Server; several servers can run in one process.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	stats    *counters
+	passRoom *limiter
+	passAddr *limiter
+	hashSem  chan struct{} // bounds concurrent argon2id computations
+
+	mu         sync.Mutex
+	closed     bool
+	configured map[string]*roomSettings
+	rooms      map[string]*room
+	ended      map[string]bool
+	conns      map[*conn]struct{}
+	wg         sync.WaitGroup
+}
+
+// NewServer returns a server with cfg's settings filled in with defaults.
+func NewServer(cfg Config) (*Server, error) {
+	if len(cfg.TokenKeys) == 0 {
+		return nil, errors.New("signaling: config: no token keys")
+	}
+	for _, k := range cfg.TokenKeys {
+		if len(k) != ed25519.PublicKeySize {
+			return nil, errors.New("signaling: config: bad token key size")
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.MessageRate.Per <= 0 || cfg.MessageRate.Burst < 1 {
+		cfg.MessageRate = Rate{Per: 50, Burst: 100}
+	}
+	if cfg.PasscodeRate.Per <= 0 || cfg.PasscodeRate.Burst < 1 {
+		cfg.PasscodeRate = Rate{Per: 1.0 / 12, Burst: 5}
+	}
+	if cfg.MaxStrikes <= 0 {
+		cfg.MaxStrikes = 20
+	}
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = 10 * time.Second
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = 10 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = 256
+	}
+	return &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		stats:      newCounters(),
+		passRoom:   newLimiter(cfg.PasscodeRate, 10000, cfg.Now),
+		passAddr:   newLimiter(cfg.PasscodeRate, 10000, cfg.Now),
+		hashSem:    make(chan struct{}, 2),
+		configured: make(map[string]*roomSettings),
+		rooms:      make(map[string]*room),
+		ended:      make(map[string]bool),
+		conns:      make(map[*conn]struct{}),
+	}, nil
+}
+
+// CreateRoom registers a room's settings; the app backend calls it before
+// handing out tokens. The passcode, if any, is hashed here and not kept.
+func (s *Server) CreateRoom(name string, rc RoomConfig) error {
+	if name == "" || len(name) > maxRoomLen {
+		return errors.New("signaling: create room: invalid name")
+	}
+	st, err := rc.settings()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.configured[name]; ok {
+		return fmt.Errorf("signaling: create room %q: already exists", name)
+	}
+	delete(s.ended, name)
+	s.configured[name] = st
+	return nil
+}
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats {
+	st := Stats{}
+	s.stats.snapshot(&st)
+	s.mu.Lock()
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	st.Rooms = len(rooms)
+	for _, r := range rooms {
+		r.mu.Lock()
+		st.Participants += len(r.order)
+		st.Waiting += len(r.waiting)
+		r.mu.Unlock()
+	}
+	return st
+}
+
+// Close disconnects every client with status 1001 (going away) and waits for
+// their handlers to return, or for ctx to be done.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		r.ds.stop()
+		r.mu.Unlock()
+	}
+	for _, c := range conns {
+		c.closeWith(websocket.StatusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.ws.CloseNow()
+		}
+		return fmt.Errorf("signaling: close: %w", ctx.Err())
+	}
+}
+
+// secretQueryKeys are query parameters that would put a secret in a URL,
+// where proxies and browsers log it.
+var secretQueryKeys = []string{"passcode", "password", "pwd", "pass", "pin", "token"}
+
+// ServeHTTP upgrades the request to a WebSocket and serves one client.
+// A request whose URL carries a passcode or token is refused with 400.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for k := range r.URL.Query() {
+		for _, bad := range secretQueryKeys {
+			if strings.EqualFold(k, bad) {
+				s.stats.reject(CodeBadRequest)
+				s.log.Warn("signaling: secret in URL refused", "param", bad, "addr", s.clientAddr(r))
+				http.Error(w, "signaling: passcodes and tokens must not be sent in the URL; send them in the join message", http.StatusBadRequest)
+				return
+			}
+		}
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "signaling: server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
+	if err != nil {
+		s.log.Debug("signaling: websocket accept failed", "err", err)
+		return
+	}
+	ws.SetReadLimit(s.cfg.MaxMessageSize)
+	c := newConn(s, ws, s.clientAddr(r))
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ws.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	go c.writeLoop()
+	c.serve(r.Context())
+	c.finish()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.cfg.ClientAddr != nil {
+		return s.cfg.ClientAddr(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// lookupRoom returns the live room for name, creating it from its settings.
+func (s *Server) lookupRoom(ctx context.Context, name string) (*room, *Error) {
+	s.mu.Lock()
+	if s.ended[name] {
+		s.mu.Unlock()
+		return nil, errorf(CodeEnded, "the meeting has ended")
+	}
+	if r := s.rooms[name]; r != nil {
+		s.mu.Unlock()
+		return r, nil
+	}
+	st := s.configured[name]
+	s.mu.Unlock()
+	if st == nil && s.cfg.Rooms != nil {
+		rc, err := s.cfg.Rooms(ctx, name)
+		if err != nil {
+			s.log.Error("signaling: room settings lookup failed", "room", name, "err", err)
+			return nil, errorf(CodeInternal, "room settings unavailable")
+		}
+		if rc != nil {
+			if st, err = rc.settings(); err != nil {
+				s.log.Error("signaling: bad room settings", "room", name, "err", err)
+				return nil, errorf(CodeInternal, "room settings invalid")
+			}
+		}
+	}
+	if st == nil {
+		return nil, errorf(CodeNoRoom, "no such room")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errorf(CodeInternal, "server shutting down")
+	}
+	if r := s.rooms[name]; r != nil {
+		return r, nil
+	}
+	r := newRoom(s, name, st)
+	s.rooms[name] = r
+	return r, nil
+}
+
+// dropRoom forgets a live room once it is empty or ended.
+func (s *Server) dropRoom(r *room, ended bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.name] == r {
+		delete(s.rooms, r.name)
+	}
+	if ended {
+		delete(s.configured, r.name)
+		s.ended[r.name] = true
+	}
+}

@@ -1,0 +1,86 @@
+package signaling
+
+import "github.com/coder/websocket"
+
+// The waiting room. A joiner is admitted when two things hold:
+//
+//   - approved: the room has no waiting room, its role is pre-allowed (hosts
+//     always are), or a host or cohost admitted it; and
+//   - consented: no recording is active, or it consented to recording.
+//
+// Until then it receives only "waiting" messages (why it waits and the
+// recording state): no roster, no media, no group messages.
+
+// waitReason says what a waiting participant waits for.
+func (p *participant) waitReason() string {
+	if !p.approved {
+		return "host"
+	}
+	return "consent"
+}
+
+// tryAdmitLocked admits p if it may be admitted now, sending "joined" (with
+// the request id that caused it, if p's own) to it and the new state to the
+// others. It reports whether p was admitted.
+func (r *room) tryAdmitLocked(p *participant, id uint64, fx *effects) bool {
+	if p.admitted || p.gone || !p.approved || (r.rec.Active && !p.consented) {
+		return false
+	}
+	r.waiting = deleteP(r.waiting, p)
+	p.admitted = true
+	r.admitted[p.identity] = p
+	r.order = append(r.order, p)
+	self := p.info()
+	p.send(&message{Type: typeJoined, ID: id, Self: &self, State: r.stateFor(p)})
+	r.broadcastStateLocked()
+	return true
+}
+
+// admitLocked lets a waiting participant in (once it has consented, if a
+// recording is running).
+func (r *room) admitLocked(actor *participant, identity string, fx *effects) *Error {
+	if !actor.role.moderator() {
+		return errorf(CodeForbidden, "only hosts and cohosts may admit")
+	}
+	t := r.findWaiting(identity)
+	if t == nil {
+		return errorf(CodeNotFound, "nobody of that identity is waiting")
+	}
+	t.approved = true
+	if !r.tryAdmitLocked(t, 0, fx) {
+		t.send(&message{Type: typeWaiting, Reason: t.waitReason(), Rec: ptr(r.rec)})
+		r.broadcastStateLocked()
+	}
+	return nil
+}
+
+// denyLocked turns a waiting participant away and closes its connection.
+func (r *room) denyLocked(actor *participant, identity string, fx *effects) *Error {
+	if !actor.role.moderator() {
+		return errorf(CodeForbidden, "only hosts and cohosts may deny")
+	}
+	t := r.findWaiting(identity)
+	if t == nil {
+		return errorf(CodeNotFound, "nobody of that identity is waiting")
+	}
+	t.send(&message{Type: typeDenied})
+	t.c.closeWith(websocket.StatusNormalClosure, "denied")
+	r.removeLocked(t, fx)
+	return nil
+}
+
+func (r *room) findWaiting(identity string) *participant {
+	for _, q := range r.waiting {
+		if q.identity == identity {
+			return q
+		}
+	}
+	return nil
+}
+
+// notifyWaitingLocked tells everyone in the waiting room the recording state.
+func (r *room) notifyWaitingLocked() {
+	for _, q := range r.waiting {
+		q.send(&message{Type: typeWaiting, Reason: q.waitReason(), Rec: ptr(r.rec)})
+	}
+}
