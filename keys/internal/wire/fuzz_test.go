@@ -155,4 +155,3 @@ func FuzzPrivateMessageContent(f *testing.F) {
 		}
 	})
 }
-
