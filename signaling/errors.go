@@ -31,7 +31,6 @@ const (
 	CodeNotFound           Code = "not_found"           // no such participant
 	CodeNotMember          Code = "not_member"          // not an MLS group member
 	CodeConflict           Code = "conflict"            // another Commit won this epoch: process it, retry
-	CodeConsentRequired    Code = "consent_required"    // recording needs this participant's consent
 	CodeReplaced           Code = "replaced"            // the same identity joined again elsewhere
 	CodeMediaUnavailable   Code = "media_unavailable"   // the server runs without media
 	CodeInternal           Code = "internal"            // server fault

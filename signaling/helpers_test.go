@@ -181,3 +181,5 @@ func waitClosed(t *testing.T, c *Client) {
 		t.Fatal("connection not closed")
 	}
 }
+
+func asError(err error, target **Error) bool { return errors.As(err, target) }
