@@ -28,8 +28,9 @@
 // # Erasure
 //
 // Every stage and every derived secret can be zeroed: stages with Erase,
-// the []byte-based secrets with clear or [Epoch.Erase]. RFC 9420 §9.2 asks
-// that secrets be deleted as soon as they are no longer needed. A member
+// the []byte-based secrets with clear or [Epoch.Erase]. Forward secrecy
+// needs each secret deleted as soon as it is no longer needed (as RFC 9420
+// §9.2 spells out for the secret tree). A member
 // keeps, for the lifetime of an epoch: sender_data_secret, the secret tree
 // built from encryption_secret (encryption_secret itself can go once the tree
 // is built), exporter_secret, confirmation_key, membership_key,

@@ -232,3 +232,59 @@ func BenchmarkNewLeaf(b *testing.B) {
 		}
 	}
 }
+
+// FuzzRatchetWindow drives one receiving ratchet with arbitrary sequences of
+// DecryptionKey and Consume calls and checks, against keys derived by a
+// sender, that every key returned is right, that a consumed generation never
+// comes back, that a generation within MaxForward of the next one is always
+// available, and that nothing changes unless Consume succeeds.
+func FuzzRatchetWindow(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 0, 0, 5, 1, 5, 0, 3, 1, 3, 0, 3})
+	f.Add([]byte{1, 200, 0, 1, 1, 1, 0, 199, 1, 199, 1, 0})
+	f.Add([]byte{1, 9, 1, 19, 1, 29, 0, 28, 1, 28, 0, 9})
+	const maxGen = 256
+	_, sender := newTree(f, 2, Config{})
+	var want [maxGen]Key
+	for i := range want {
+		k, err := sender.EncryptionKey(1, Application)
+		if err != nil {
+			f.Fatal(err)
+		}
+		want[i] = k
+	}
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		_, tree := newTree(t, 2, Config{MaxForward: 20, MaxSkipped: 4})
+		consumed := map[uint32]bool{}
+		next := uint32(0) // the model's next expected generation
+		for i := 0; i+1 < len(ops) && i < 200; i += 2 {
+			consume, gen := ops[i]&1 == 1, uint32(ops[i+1])
+			k, err := tree.DecryptionKey(1, Application, gen)
+			if err == nil && (!bytes.Equal(k.Key, want[gen].Key) || !bytes.Equal(k.Nonce, want[gen].Nonce)) {
+				t.Fatalf("generation %d: wrong key", gen)
+			}
+			if err != nil && !errors.Is(err, ErrGeneration) {
+				t.Fatalf("generation %d: unexpected error %v", gen, err)
+			}
+			if err == nil && consumed[gen] {
+				t.Fatalf("generation %d readable after Consume", gen)
+			}
+			inWindow := gen >= next && gen-next <= 20
+			if inWindow && err != nil {
+				t.Fatalf("generation %d (next %d) unavailable: %v", gen, next, err)
+			}
+			if !consume {
+				continue
+			}
+			cerr := tree.Consume(1, Application, gen)
+			if (cerr == nil) != (err == nil) {
+				t.Fatalf("generation %d: DecryptionKey error %v but Consume error %v", gen, err, cerr)
+			}
+			if cerr == nil {
+				consumed[gen] = true
+				if gen >= next {
+					next = gen + 1
+				}
+			}
+		}
+	})
+}

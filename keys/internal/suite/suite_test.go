@@ -270,3 +270,31 @@ func BenchmarkDecryptWithLabel(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDecryptWithLabel feeds arbitrary KEM outputs and ciphertexts to
+// DecryptWithLabel: it must never panic and must accept only the real
+// ciphertext.
+func FuzzDecryptWithLabel(f *testing.F) {
+	s := suite1T(f)
+	key, err := s.DeriveKeyPair(bytes.Repeat([]byte{3}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	// A fixed ephemeral key, so that every fuzzing process has the same
+	// ciphertext.
+	eph := bytes.NewReader(bytes.Repeat([]byte{5}, 32))
+	kemOut, ct, err := s.EncryptWithLabel(eph, key.Public(), "L", []byte("ctx"), []byte("plaintext"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(kemOut, ct)
+	f.Add(kemOut[:31], ct)
+	f.Add(make([]byte, 32), ct)
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, k, c []byte) {
+		pt, err := s.DecryptWithLabel(key, "L", []byte("ctx"), k, c)
+		if err == nil && (!bytes.Equal(k, kemOut) || !bytes.Equal(c, ct) || string(pt) != "plaintext") {
+			t.Fatalf("accepted a forged ciphertext: %x %x", k, c)
+		}
+	})
+}

@@ -1,16 +1,17 @@
 // Package treemath implements the array representation of MLS ratchet trees
-// (RFC 9420 §4.1, §7.1 and Appendix C).
+// (RFC 9420 §4.1 and Appendix C).
 //
-// A tree with n leaves, n a power of two (RFC 9420 §7.1: the tree is always
-// complete), is stored as an array of 2n−1 nodes. Leaves sit at the even
-// indices, parents at the odd ones, and a node's level is the number of
-// trailing one bits of its index:
+// A tree with n leaves, n a power of two (an MLS tree grows only by
+// doubling: RFC 9420 §7.7, §12.4.3.3), is stored as an array of 2n−1 nodes.
+// Leaves sit at the even indices, parents at the odd ones, and a node's level
+// is the number of trailing one bits of its index. Node indices of a tree
+// with 8 leaves:
 //
-//	              X                        level 3        node 7
-//	      X               X                level 2     3        11
-//	  X       X       X       X            level 1   1   5    9   13
-//	X   X   X   X   X   X   X   X          level 0  0 2 4 6  8 10 12 14
-//	0   1   2   3   4   5   6   7          leaf index
+//	level 3                       7
+//	level 2           3                       11
+//	level 1     1           5           9           13
+//	level 0  0     2     4     6     8     10    12    14
+//	leaf     0     1     2     3     4     5     6     7
 //
 // Leaf and node indices are distinct types so that one cannot be passed where
 // the other is meant; convert with [LeafIndex.Node] and [NodeIndex.Leaf].
@@ -29,7 +30,7 @@ type LeafIndex uint32
 type NodeIndex uint32
 
 // LeafCount is the number of leaves of a tree. Valid trees have a power of
-// two leaves (RFC 9420 §7.1); the methods of a LeafCount that is not one
+// two leaves (RFC 9420 §7.7); the methods of a LeafCount that is not one
 // report false or return nil.
 type LeafCount uint32
 

@@ -89,3 +89,45 @@ func TestOutOfRange(t *testing.T) {
 		t.Error("Left of a leaf")
 	}
 }
+
+// FuzzTreeMath checks the relations between the functions for arbitrary
+// nodes of trees up to 2^31 leaves, and that nothing panics.
+func FuzzTreeMath(f *testing.F) {
+	f.Add(uint8(3), uint32(5), uint32(12))
+	f.Add(uint8(31), uint32(1<<31), uint32(0xfffffffe))
+	f.Add(uint8(0), uint32(0), uint32(1))
+	f.Fuzz(func(t *testing.T, k uint8, a, b uint32) {
+		n := LeafCount(1) << (k % 32)
+		x, y := NodeIndex(a), NodeIndex(b)
+		if !n.Contains(x) {
+			if _, ok := n.Parent(x); ok {
+				t.Fatalf("n=%d: Parent of outside node %d", n, x)
+			}
+			return
+		}
+		if p, ok := n.Parent(x); ok {
+			l, _ := p.Left()
+			r, _ := p.Right()
+			if l != x && r != x {
+				t.Fatalf("n=%d: %d is not a child of its parent %d", n, x, p)
+			}
+			s, _ := n.Sibling(x)
+			if back, _ := n.Sibling(s); back != x || s == x {
+				t.Fatalf("n=%d: sibling of %d is %d", n, x, s)
+			}
+			if p.Level() != x.Level()+1 {
+				t.Fatalf("n=%d: level of parent %d of %d", n, p, x)
+			}
+		} else if x != n.Root() {
+			t.Fatalf("n=%d: %d has no parent but is not the root", n, x)
+		}
+		if n.Contains(y) {
+			a := CommonAncestor(x, y)
+			for _, z := range []NodeIndex{x, y} {
+				if z != a && !slices.Contains(n.DirectPath(z), a) {
+					t.Fatalf("n=%d: CommonAncestor(%d, %d) = %d is not above %d", n, x, y, a, z)
+				}
+			}
+		}
+	})
+}
