@@ -178,3 +178,44 @@ func (e *Epoch) VerifyMembershipTag(authenticatedContentTBM, tag []byte) bool {
 	want, err := e.MembershipTag(authenticatedContentTBM)
 	return err == nil && subtle.ConstantTimeCompare(want, tag) == 1
 }
+
+// externalInitLabel is the HPKE exporter context of an external join (RFC
+// 9420 §8.3).
+const externalInitLabel = "MLS 1.0 external init secret"
+
+// ExternalInit is the joiner's side of an external join (RFC 9420 §8.3):
+//
+//	kem_output, context = SetupBaseS(external_pub, "")
+//	init_secret = context.export("MLS 1.0 external init secret", KDF.Nh)
+//
+// externalPub comes from the GroupInfo's external_pub extension; kemOutput
+// goes into the Commit's ExternalInit proposal. The ephemeral key is read
+// from rand (crypto/rand.Reader outside tests).
+func ExternalInit(s *suite.Suite, rand io.Reader, externalPub suite.HPKEPublicKey) (kemOutput []byte, init *InitSecret, err error) {
+	kemOutput, b, err := s.SetupBaseSExport(rand, externalPub, nil, []byte(externalInitLabel), uint16(s.Nh()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: external init: %w", err)
+	}
+	return kemOutput, &InitSecret{secret{suite: s, b: b}}, nil
+}
+
+// ExternalInitSecret is the members' side of an external join (RFC 9420
+// §8.3): it recovers the init_secret that the joiner's ExternalInit
+// proposal carries, using this epoch's external key pair:
+//
+//	context = SetupBaseR(kem_output, external_priv, "")
+//	init_secret = context.export("MLS 1.0 external init secret", KDF.Nh)
+//
+// It replaces this epoch's Init for the external Commit.
+func (e *Epoch) ExternalInitSecret(kemOutput []byte) (*InitSecret, error) {
+	key, err := e.ExternalKeyPair()
+	if err != nil {
+		return nil, err
+	}
+	defer key.Erase()
+	b, err := e.suite.SetupBaseRExport(key, kemOutput, nil, []byte(externalInitLabel), uint16(e.suite.Nh()))
+	if err != nil {
+		return nil, fmt.Errorf("mls: external init: %w", err)
+	}
+	return &InitSecret{secret{suite: e.suite, b: b}}, nil
+}

@@ -22,7 +22,7 @@
 // GroupContext[n] is passed in encoded form (wire.GroupContext); the PSK
 // secret comes from [ComputePSKSecret] (§8.4). The package also holds the
 // functions keyed by epoch secrets: MLS-Exporter (§8.5), the external key
-// pair (§8.3), the transcript hashes (§8.2), and the confirmation and
+// pair and external init (§8.3), the transcript hashes (§8.2), and the confirmation and
 // membership tags (§6.1, §6.2).
 //
 // # Erasure

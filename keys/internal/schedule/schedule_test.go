@@ -224,3 +224,34 @@ func BenchmarkEpoch(b *testing.B) {
 		ep.Erase()
 	}
 }
+
+func TestExternalInit(t *testing.T) {
+	s := suite1(t)
+	_, _, ep := newEpoch(t, s)
+	ext, err := ep.ExternalKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kemOutput, joinerInit, err := ExternalInit(s, rand.Reader, ext.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	memberInit, err := ep.ExternalInitSecret(kemOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(joinerInit.b, memberInit.b) || len(joinerInit.b) != s.Nh() {
+		t.Fatal("joiner and member derived different init_secrets")
+	}
+	// Another epoch's external key gives another secret.
+	_, _, other := newEpoch(t, s)
+	if otherInit, err := other.ExternalInitSecret(kemOutput); err != nil || bytes.Equal(otherInit.b, joinerInit.b) {
+		t.Errorf("another epoch recovered the init_secret (%v)", err)
+	}
+	if _, err := ep.ExternalInitSecret(kemOutput[:31]); err == nil {
+		t.Error("accepted a truncated kem_output")
+	}
+	if _, _, err := ExternalInit(s, rand.Reader, ext.Public()[:31]); err == nil {
+		t.Error("accepted a truncated external_pub")
+	}
+}

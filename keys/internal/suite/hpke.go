@@ -186,3 +186,49 @@ func (s *Suite) DecryptWithLabel(key *HPKEPrivateKey, label string, context, kem
 	}
 	return pt, nil
 }
+
+// SetupBaseSExport runs HPKE's SetupBaseS (RFC 9180 §5.1.1) to pub with
+// info and exports a secret from the resulting context (RFC 9180 §5.3):
+//
+//	kem_output, context = SetupBaseS(pub, info)
+//	exported = context.Export(exporterContext, length)
+//
+// MLS uses it for external joins (RFC 9420 §8.3). It reads the ephemeral
+// key from rand (crypto/rand.Reader outside tests). exported is secret.
+func (s *Suite) SetupBaseSExport(rand io.Reader, pub HPKEPublicKey, info, exporterContext []byte, length uint16) (kemOutput, exported []byte, err error) {
+	pk, err := s.kem.Scheme().UnmarshalBinaryPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: HPKE export: public key: %w", err)
+	}
+	sender, err := s.hpke.NewSender(pk, info)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: HPKE export: %w", err)
+	}
+	enc, ctx, err := sender.Setup(rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls: HPKE export: %w", err)
+	}
+	return enc, ctx.Export(exporterContext, uint(length)), nil
+}
+
+// SetupBaseRExport is the receiver side of [Suite.SetupBaseSExport]:
+//
+//	context = SetupBaseR(kem_output, key, info)
+//	exported = context.Export(exporterContext, length)
+//
+// A malformed kemOutput returns an error; any other kemOutput yields a
+// secret, which matches the sender's only if kemOutput is genuine.
+func (s *Suite) SetupBaseRExport(key *HPKEPrivateKey, kemOutput, info, exporterContext []byte, length uint16) ([]byte, error) {
+	if key == nil || key.suite != s || key.sk == nil {
+		return nil, errors.New("mls: HPKE export: key is erased or of another cipher suite")
+	}
+	receiver, err := s.hpke.NewReceiver(key.sk, info)
+	if err != nil {
+		return nil, fmt.Errorf("mls: HPKE export: %w", err)
+	}
+	ctx, err := receiver.Setup(kemOutput)
+	if err != nil {
+		return nil, fmt.Errorf("mls: HPKE export: invalid kem_output: %w", err)
+	}
+	return ctx.Export(exporterContext, uint(length)), nil
+}
