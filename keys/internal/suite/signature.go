@@ -92,8 +92,14 @@ func (k *SignaturePrivateKey) Public() SignaturePublicKey {
 }
 
 // Bytes returns the encoded private key, in the format
-// [Suite.ParseSignaturePrivateKey] accepts. The result is secret.
-func (k *SignaturePrivateKey) Bytes() []byte { return k.suite.sig.encode(k.key) }
+// [Suite.ParseSignaturePrivateKey] accepts, or nil once erased. The result
+// is secret.
+func (k *SignaturePrivateKey) Bytes() []byte {
+	if k.key == nil {
+		return nil
+	}
+	return k.suite.sig.encode(k.key)
+}
 
 // Erase zeroes the private key. A key that has been erased cannot sign.
 func (k *SignaturePrivateKey) Erase() {

@@ -50,6 +50,7 @@ type Suite struct {
 	id      ID
 	name    string
 	newHash func() hash.Hash
+	nh      int // hash output size
 	nk, nn  int // AEAD key and nonce sizes
 	newAEAD func(key []byte) (cipher.AEAD, error)
 	hpke    hpke.Suite
@@ -61,6 +62,7 @@ var suite1 = &Suite{
 	id:      MLS128DHKEMX25519AES128GCMSHA256Ed25519,
 	name:    "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519",
 	newHash: sha256.New,
+	nh:      sha256.Size,
 	nk:      16,
 	nn:      12,
 	newAEAD: newGCM,
@@ -88,7 +90,7 @@ func (s *Suite) String() string { return s.name }
 
 // Nh returns the output size in bytes of the suite's hash and KDF (RFC 9420
 // §8: KDF.Nh).
-func (s *Suite) Nh() int { return s.newHash().Size() }
+func (s *Suite) Nh() int { return s.nh }
 
 // Nk returns the key size in bytes of the suite's AEAD (AEAD.Nk).
 func (s *Suite) Nk() int { return s.nk }

@@ -20,7 +20,7 @@ func suite1T(t testing.TB) *Suite {
 
 func TestByID(t *testing.T) {
 	s := suite1T(t)
-	if s.ID() != 1 || s.Nh() != 32 || s.Nk() != 16 || s.Nn() != 12 ||
+	if s.ID() != 1 || s.Nh() != 32 || s.Nh() != s.NewHash().Size() || len(s.Hash(nil)) != s.Nh() || s.Nk() != 16 || s.Nn() != 12 ||
 		s.String() != "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" {
 		t.Errorf("suite 1 = %v %d %d %d %d", s, s.ID(), s.Nh(), s.Nk(), s.Nn())
 	}
@@ -63,6 +63,9 @@ func TestErase(t *testing.T) {
 	}
 	if _, err := s.SignWithLabel(sk, "L", nil); err == nil {
 		t.Error("erased key signed")
+	}
+	if sk.Bytes() != nil {
+		t.Error("erased key serialized")
 	}
 	hk, _ := s.GenerateHPKEKey(rand.Reader)
 	kemOut, ct, err := s.EncryptWithLabel(rand.Reader, hk.Public(), "L", nil, []byte("hi"))
