@@ -134,6 +134,11 @@ func (c *Client) Self() Participant {
 // Close closes the connection without waiting for queued events.
 func (c *Client) Close() error {
 	c.abandonOne.Do(func() { close(c.abandon) })
+	select {
+	case <-c.done:
+		return nil // the server closed it already
+	default:
+	}
 	err := c.ws.Close(websocket.StatusNormalClosure, "")
 	<-c.done
 	if err != nil && !errors.Is(err, net.ErrClosed) {

@@ -27,7 +27,7 @@ type conn struct {
 
 	// Reader goroutine only.
 	rate    bucket
-	strikes int
+	strikes bucket
 	p       *participant
 }
 
@@ -64,7 +64,9 @@ func (c *conn) send(m *message) {
 		c.s.stats.disconnect("slow_client")
 		c.s.log.Warn("signaling: client too slow, disconnecting", "addr", c.addr)
 		c.closing.Store(true)
-		c.ws.CloseNow()
+		// send may run under a room lock; CloseNow may wait for a close
+		// handshake in progress, so it runs on its own.
+		go c.ws.CloseNow()
 	}
 }
 
@@ -75,7 +77,7 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 		select {
 		case c.out <- outbound{close: true, code: code, reason: reason}:
 		default:
-			c.ws.CloseNow()
+			go c.ws.CloseNow() // queue full: the client is not reading anyway
 		}
 	})
 }
@@ -118,12 +120,13 @@ func (c *conn) finish() {
 }
 
 // reject answers a bad message with an error, counts it, and closes the
-// connection once it has sent too many. It reports whether to go on reading.
+// connection once it has sent too many (MaxStrikes at once, refilled at
+// MaxStrikes per minute, so a long meeting's occasional mistakes add up to
+// nothing). It reports whether to go on reading.
 func (c *conn) reject(id uint64, e *Error) bool {
 	c.s.stats.reject(e.Code)
 	c.send(&message{Type: typeError, ID: id, Code: e.Code, Message: e.Message})
-	c.strikes++
-	if c.strikes >= c.s.cfg.MaxStrikes {
+	if !c.strikes.take(c.s.strikeRate(), c.s.now()) {
 		c.s.stats.disconnect("too_many_errors")
 		c.s.log.Warn("signaling: too many bad messages, disconnecting", "addr", c.addr, "last", e.Code)
 		c.closeWith(websocket.StatusPolicyViolation, "too many bad messages")
@@ -133,7 +136,8 @@ func (c *conn) reject(id uint64, e *Error) bool {
 }
 
 // fail answers a request with an error without counting a strike: the
-// request was well-formed but cannot be done now (e.g. a Commit conflict).
+// request was well-formed but cannot be done now (a Commit conflict, a
+// participant who just left).
 func (c *conn) fail(id uint64, e *Error) {
 	c.s.stats.reject(e.Code)
 	c.send(&message{Type: typeError, ID: id, Code: e.Code, Message: e.Message})
@@ -233,10 +237,14 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 		if e := c.p.r.handle(ctx, c.p, m); e != nil {
-			if e.Code == CodeConflict {
+			switch e.Code {
+			case CodeConflict, CodeNotFound, CodeInternal, CodeMediaUnavailable:
+				// Races and server-side trouble, not abuse.
 				c.fail(m.ID, e)
-			} else if !c.reject(m.ID, e) {
-				return
+			default:
+				if !c.reject(m.ID, e) {
+					return
+				}
 			}
 		}
 	}
@@ -276,21 +284,35 @@ func (c *conn) checkPasscode(ctx context.Context, r *room, passcode string) *Err
 	if passcode == "" {
 		return errorf(CodePasscodeRequired, "this meeting needs a passcode")
 	}
+	// Every attempt reserves a token from both buckets before hashing, so
+	// concurrent guesses cannot overrun the limit; a right passcode gives
+	// the tokens back.
 	roomKey, addrKey := r.name, c.addr
-	if !s.passRoom.allowed(roomKey) || !s.passAddr.allowed(addrKey) {
+	okRoom := s.passRoom.spend(roomKey)
+	okAddr := s.passAddr.spend(addrKey)
+	refund := func() {
+		if okRoom {
+			s.passRoom.refund(roomKey)
+		}
+		if okAddr {
+			s.passAddr.refund(addrKey)
+		}
+	}
+	if !okRoom || !okAddr {
+		refund()
 		return errorf(CodeRateLimited, "too many wrong passcodes; try again later")
 	}
 	select {
 	case s.hashSem <- struct{}{}:
 	case <-ctx.Done():
+		refund()
 		return errorf(CodeInternal, "cancelled")
 	}
 	ok := r.set.passcode.verify(passcode)
 	<-s.hashSem
 	if !ok {
-		s.passRoom.spend(roomKey)
-		s.passAddr.spend(addrKey)
 		return errorf(CodeWrongPasscode, "wrong passcode")
 	}
+	refund()
 	return nil
 }

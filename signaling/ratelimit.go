@@ -56,20 +56,16 @@ func newLimiter(r Rate, maxKeys int, now func() time.Time) *limiter {
 	return &limiter{rate: r, maxKeys: maxKeys, now: now, buckets: make(map[string]*bucket)}
 }
 
-// allowed reports whether key has a token left, without spending it.
-func (l *limiter) allowed(key string) bool {
+// refund gives back a token spent by an attempt that turned out fine.
+func (l *limiter) refund(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		return true
+	if b, ok := l.buckets[key]; ok {
+		b.tokens = min(l.rate.Burst, b.tokens+1)
 	}
-	b.refill(l.rate, l.now())
-	return b.tokens >= 1
 }
 
-// spend takes a token from key's bucket (a failure was recorded) and reports
-// whether one was left.
+// spend takes a token from key's bucket and reports whether one was left.
 func (l *limiter) spend(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

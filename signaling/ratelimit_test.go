@@ -35,8 +35,12 @@ func TestBucket(t *testing.T) {
 func TestLimiterBounded(t *testing.T) {
 	now := time.Unix(0, 0)
 	l := newLimiter(Rate{Per: 1, Burst: 2}, 10, func() time.Time { return now })
-	if !l.allowed("a") || !l.spend("a") || !l.spend("a") || l.spend("a") || l.allowed("a") {
+	if !l.spend("a") || !l.spend("a") || l.spend("a") {
 		t.Fatal("per-key limit")
+	}
+	l.refund("a")
+	if !l.spend("a") || l.spend("a") {
+		t.Fatal("refund")
 	}
 	for i := range 100 {
 		l.spend(fmt.Sprint(i))

@@ -49,8 +49,9 @@ type Config struct {
 	PasscodeRate Rate
 
 	// MaxStrikes is how many rejected messages (malformed, unauthorized,
-	// rate-limited) a connection may send before it is closed with status
-	// 1008. Default 20.
+	// rate-limited) a connection may send at once before it is closed with
+	// status 1008; the allowance refills at MaxStrikes per minute.
+	// Default 20.
 	MaxStrikes int
 
 	// JoinTimeout bounds the time from connecting to the "join" message.
@@ -339,6 +340,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+func (s *Server) strikeRate() Rate {
+	n := float64(s.cfg.MaxStrikes)
+	return Rate{Per: n / 60, Burst: n}
 }
 
 func (s *Server) clientAddr(r *http.Request) string {
