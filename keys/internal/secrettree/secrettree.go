@@ -59,6 +59,7 @@ const (
 	Application
 )
 
+// String returns "handshake" or "application".
 func (t RatchetType) String() string {
 	switch t {
 	case Handshake:
