@@ -126,7 +126,8 @@ func (c *conn) finish() {
 func (c *conn) reject(id uint64, e *Error) bool {
 	c.s.stats.reject(e.Code)
 	c.send(&message{Type: typeError, ID: id, Code: e.Code, Message: e.Message})
-	if !c.strikes.take(c.s.strikeRate(), c.s.now()) {
+	// The MaxStrikes-th strike in quick succession empties the bucket.
+	if !c.strikes.take(c.s.strikeRate(), c.s.now()) || c.strikes.tokens < 1 {
 		c.s.stats.disconnect("too_many_errors")
 		c.s.log.Warn("signaling: too many bad messages, disconnecting", "addr", c.addr, "last", e.Code)
 		c.closeWith(websocket.StatusPolicyViolation, "too many bad messages")
