@@ -246,3 +246,15 @@ func (r *Room) ActiveSpeakers() []string {
 	defer r.mu.Unlock()
 	return slices.Clone(r.speakers)
 }
+
+// RoomActiveSpeakers returns the active speakers of room id, loudest first,
+// or nil when the room does not exist.
+func (s *SFU) RoomActiveSpeakers(id string) []string {
+	s.mu.Lock()
+	r := s.rooms[id]
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.ActiveSpeakers()
+}

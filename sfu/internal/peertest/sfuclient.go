@@ -3,6 +3,8 @@ package peertest
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -16,12 +18,23 @@ type Client struct {
 	Part     *sfu.Participant
 	Senders  []*Sender
 	ready    chan struct{}
+
+	mu           sync.Mutex
+	subConnected time.Time
+}
+
+// SubConnectedAt is when the subscribe connection first connected (zero if
+// it has not).
+func (c *Client) SubConnectedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subConnected
 }
 
 // JoinSFU joins room as id. onTrack is called (on its own goroutine, as pion
 // does) for every track the client receives.
 func JoinSFU(ctx context.Context, s *sfu.SFU, api *webrtc.API, room, id string,
-	onTrack func(*webrtc.TrackRemote), opts ...sfu.JoinOption,
+	onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver), opts ...sfu.JoinOption,
 ) (*Client, error) {
 	pub, err := New(api)
 	if err != nil {
@@ -33,9 +46,18 @@ func JoinSFU(ctx context.Context, s *sfu.SFU, api *webrtc.API, room, id string,
 		return nil, err
 	}
 	c := &Client{Pub: pub, Sub: sub, ready: make(chan struct{})}
-	sub.PC.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	sub.PC.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if onTrack != nil {
-			onTrack(t)
+			onTrack(t, r)
+		}
+	})
+	sub.PC.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			c.mu.Lock()
+			if c.subConnected.IsZero() {
+				c.subConnected = time.Now()
+			}
+			c.mu.Unlock()
 		}
 	})
 	for _, x := range []struct {
