@@ -617,6 +617,13 @@ type MLSMessage struct {
 	KeyPackage     *KeyPackage
 }
 
+// wireValue is a decodable and encodable wire structure: the body of a
+// select such as MLSMessage or Proposal.
+type wireValue interface {
+	codec.Marshaler
+	codec.Unmarshaler
+}
+
 // body returns the variant named by m.WireFormat, or nil if it is unknown or
 // unset. With alloc, a missing variant of a known wire format is allocated.
 func (m *MLSMessage) body(alloc bool) wireValue {

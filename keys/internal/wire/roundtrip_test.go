@@ -8,12 +8,6 @@ import (
 	"github.com/tresor-dev/tresor/keys/internal/codec"
 )
 
-// wireValue is a decodable and encodable wire structure.
-type wireValue interface {
-	codec.Marshaler
-	codec.Unmarshaler
-}
-
 // roundTrip decodes data into v, re-encodes it and requires the same bytes.
 func roundTrip(t testing.TB, name string, data []byte, v wireValue) {
 	t.Helper()
