@@ -6,14 +6,22 @@
 
 GO ?= go
 
-.PHONY: test deps vet fmt-check unit bench fuzz
+# Every target is a command, not a file.
+.PHONY: test deps build vet fmt-check unit bench fuzz
 
-test: deps vet fmt-check unit
+test: deps build vet fmt-check unit
 
 # deps installs what the tests need on a fresh machine: Go modules now; the
 # browser tests (headless Chromium) add their install step here.
 deps:
 	$(GO) mod download
+
+# build compiles every package without its tests (so code that compiles only
+# together with a _test.go file is caught), and the audited packages for the
+# browser's js/wasm build.
+build:
+	$(GO) build ./...
+	GOOS=js GOARCH=wasm $(GO) build ./e2ee ./keys/...
 
 vet:
 	$(GO) vet ./...
