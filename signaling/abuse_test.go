@@ -13,7 +13,7 @@ import (
 
 // rawConn is a hand-driven WebSocket for sending what no Client would.
 type rawConn struct {
-	t  *testing.T
+	t  testing.TB
 	ws *websocket.Conn
 }
 

@@ -271,6 +271,7 @@ func (c *conn) join(ctx context.Context, m *message) *Error {
 	}
 	if r.set.passcode != nil && claims.Role != RoleHost {
 		if e := c.checkPasscode(ctx, r, m.Passcode); e != nil {
+			r.dropIfEmpty()
 			return e
 		}
 	}

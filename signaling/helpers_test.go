@@ -14,14 +14,14 @@ import (
 
 // testEnv is a real signaling server on loopback with a backend key.
 type testEnv struct {
-	t   *testing.T
+	t   testing.TB
 	srv *Server
 	hs  *httptest.Server
 	url string
 	key ed25519.PrivateKey
 }
 
-func newEnv(t *testing.T, cfg Config) *testEnv {
+func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -90,7 +90,7 @@ func (e *testEnv) dialErr(room, id string, role Role, opts ...Option) (*Client, 
 	return c, err
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(cancel)
 	return c

@@ -121,6 +121,21 @@ func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
 	return nil, false
 }
 
+// dropIfEmpty forgets a room that a refused join looked up but nobody is in,
+// so failed joins leave nothing behind.
+func (r *room) dropIfEmpty() {
+	r.mu.Lock()
+	empty := !r.dead && len(r.order) == 0 && len(r.waiting) == 0
+	if empty {
+		r.dead = true
+		r.ds.stop()
+	}
+	r.mu.Unlock()
+	if empty {
+		r.s.dropRoom(r, false)
+	}
+}
+
 // find returns the participant with this identity, admitted or waiting.
 func (r *room) find(identity string) *participant {
 	if p := r.admitted[identity]; p != nil {

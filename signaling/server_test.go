@@ -107,6 +107,9 @@ func TestPasscode(t *testing.T) {
 	wantCode(t, err, CodePasscodeRequired)
 	_, err = e.dialErr("r", "a", RoleParticipant, WithPasscode("wrong"))
 	wantCode(t, err, CodeWrongPasscode)
+	if st := e.srv.Stats(); st.Rooms != 0 {
+		t.Fatalf("refused joins left %d live rooms", st.Rooms)
+	}
 	e.dial("r", "a", RoleParticipant, WithPasscode("correct horse"))
 	// Hosts need no passcode.
 	e.dial("r", "h", RoleHost)
