@@ -1,7 +1,6 @@
 package e2ee
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/bits"
 )
@@ -99,9 +98,10 @@ func parseField(b []byte, off int, extended bool, v uint64, name string) (uint64
 	if len(b)-off < l {
 		return 0, 0, fmt.Errorf("%w: header truncated in %s", ErrMalformed, name)
 	}
-	var buf [8]byte
-	copy(buf[8-l:], b[off:off+l])
-	x := binary.BigEndian.Uint64(buf[:])
+	var x uint64
+	for _, c := range b[off : off+l] {
+		x = x<<8 | uint64(c)
+	}
 	if x < 8 || valueLen(x) != l {
 		return 0, 0, fmt.Errorf("%w: non-minimal %s encoding", ErrMalformed, name)
 	}

@@ -321,3 +321,34 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal("log contains plaintext")
 	}
 }
+
+// One Receiver holds the keys of several senders; interleaved frames each
+// open under their own KID, and a frame re-labelled with another sender's
+// KID does not authenticate.
+func TestMultipleSenders(t *testing.T) {
+	r, _ := NewReceiver(Config{})
+	var senders []*Sender
+	for kid := uint64(0); kid < 4; kid++ {
+		k := newKey(t, AES128GCMSHA256)
+		s, _ := NewSender(Config{})
+		s.SetKey(kid<<8|1, k)
+		r.Add(kid<<8|1, k)
+		senders = append(senders, s)
+	}
+	for i := 0; i < 40; i++ {
+		s := senders[(i*7)%len(senders)]
+		msg := []byte{byte(i)}
+		f, _ := s.Seal(nil, msg, nil)
+		if i%5 == 4 {
+			// Swap the KID for the next sender's: ErrAuthentication.
+			kid, ctr, n, _ := parseHeader(f)
+			forged := append(appendHeader(nil, (kid+0x100)%0x400, ctr), f[n:]...)
+			if _, err := r.Open(nil, forged, nil); !errors.Is(err, ErrAuthentication) {
+				t.Fatalf("frame under another KID: %v", err)
+			}
+		}
+		if pt, err := r.Open(nil, f, nil); err != nil || !bytes.Equal(pt, msg) {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+}

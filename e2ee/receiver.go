@@ -22,6 +22,7 @@ type Receiver struct {
 	mu      sync.Mutex
 	cfg     Config
 	keys    map[uint64]*receiveKey
+	last    *receiveKey // the most recently used key: skips the map lookup
 	scratch []byte
 	stats   receiverStats
 }
@@ -75,6 +76,7 @@ func (r *Receiver) Add(kid uint64, baseKey []byte) error {
 		old.erase()
 	}
 	r.keys[kid] = rk
+	r.last = nil
 	return nil
 }
 
@@ -89,6 +91,7 @@ func (r *Receiver) Remove(kid uint64) bool {
 	}
 	k.erase()
 	delete(r.keys, kid)
+	r.last = nil
 	return true
 }
 
@@ -122,7 +125,10 @@ func (r *Receiver) Open(dst, sframe, metadata []byte) ([]byte, error) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := r.keys[kid]
+	k := r.last
+	if k == nil || k.kid != kid {
+		k = r.keys[kid]
+	}
 	if k == nil {
 		r.stats.unknownKey.Add(1)
 		r.cfg.Logger.Debug("sframe: unknown KID", slog.Uint64("kid", kid), slog.Uint64("ctr", ctr))
@@ -143,6 +149,7 @@ func (r *Receiver) Open(dst, sframe, metadata []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: KID %d", ErrAuthentication, kid)
 	}
 	k.window.update(ctr)
+	r.last = k
 	r.stats.opened.Add(1)
 	return out, nil
 }
