@@ -327,6 +327,16 @@ func (c *Client) Lock(ctx context.Context, locked bool) error {
 	return c.do(ctx, &message{Type: typeLock, Locked: &locked})
 }
 
+// PreAllow sets the roles that skip the waiting room from now on (hosts
+// always do; no roles: everyone else waits) and admits the waiting
+// participants of those roles (host, cohost).
+func (c *Client) PreAllow(ctx context.Context, roles ...Role) error {
+	if roles == nil {
+		roles = []Role{}
+	}
+	return c.do(ctx, &message{Type: typePreAllow, Roles: roles})
+}
+
 // End ends the meeting for everyone (host).
 func (c *Client) End(ctx context.Context) error {
 	return c.do(ctx, &message{Type: typeEnd})

@@ -187,7 +187,7 @@ func (c *conn) read(ctx context.Context) (*message, bool) {
 func knownClientType(t string) bool {
 	switch t {
 	case typeJoin, typeLeave, typeAdmit, typeDeny, typeRemove, typeMute, typeStopTrack, typePermission,
-		typeLock, typeEnd, typeConsent, typeStartRecording, typeStopRecording, typeKeyPackage,
+		typeLock, typePreAllow, typeEnd, typeConsent, typeStartRecording, typeStopRecording, typeKeyPackage,
 		typeCommit, typeChat, typeMedia:
 		return true
 	}

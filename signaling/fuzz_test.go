@@ -19,6 +19,7 @@ var seedMessages = []string{
 	`{"v":1,"type":"permission","id":8,"participant":"u-1","source":"screen","allowed":false}`,
 	`{"v":1,"type":"lock","id":9,"locked":true}`,
 	`{"v":1,"type":"end","id":10}`,
+	`{"v":1,"type":"pre_allow","id":19,"roles":["cohost","participant"]}`,
 	`{"v":1,"type":"consent","id":11,"granted":true}`,
 	`{"v":1,"type":"start_recording","id":12}`,
 	`{"v":1,"type":"stop_recording","id":13}`,

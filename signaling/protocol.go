@@ -31,6 +31,7 @@ const (
 	typeStopTrack      = "stop_track"
 	typePermission     = "permission"
 	typeLock           = "lock"
+	typePreAllow       = "pre_allow"
 	typeEnd            = "end"
 	typeConsent        = "consent"
 	typeStartRecording = "start_recording"
@@ -90,6 +91,7 @@ type message struct {
 	Allowed     *bool  `json:"allowed,omitempty"`
 	Locked      *bool  `json:"locked,omitempty"`
 	Granted     *bool  `json:"granted,omitempty"`
+	Roles       []Role `json:"roles,omitempty"`
 
 	// delivery service and chat
 	Epoch     *uint64    `json:"epoch,omitempty"`
@@ -118,6 +120,7 @@ type message struct {
 //	remove, ask to mute, stop a track,     ✓      ✓ (not on a host)
 //	  allow/forbid a source
 //	lock / unlock the meeting              ✓      ✓
+//	pre-allow roles past the waiting room  ✓      ✓
 //	end the meeting                        ✓
 //	start / stop recording                 ✓      ✓      (stop: the recorder too)
 //	consent / withdraw, chat, MLS, media   ✓      ✓      ✓
@@ -216,9 +219,12 @@ type Recording struct {
 type RoomState struct {
 	Participants []Participant `json:"participants"`
 	// Waiting lists the waiting room; only hosts and cohosts receive it.
-	Waiting   []Participant `json:"waiting,omitempty"`
-	Locked    bool          `json:"locked,omitempty"`
-	Recording Recording     `json:"recording"`
+	Waiting []Participant `json:"waiting,omitempty"`
+	// PreAllowed lists the roles that skip the waiting room (all of them
+	// when the room has none); only hosts and cohosts receive it.
+	PreAllowed []Role    `json:"pre_allowed,omitempty"`
+	Locked     bool      `json:"locked,omitempty"`
+	Recording  Recording `json:"recording"`
 	// Epoch is the MLS epoch the delivery service has reached.
 	Epoch uint64 `json:"epoch"`
 }
@@ -375,6 +381,15 @@ func (m *message) validate() error {
 	case typeLock:
 		if m.Locked == nil {
 			return fmt.Errorf("lock: missing locked")
+		}
+	case typePreAllow:
+		if len(m.Roles) > 3 {
+			return fmt.Errorf("pre_allow: too many roles")
+		}
+		for _, r := range m.Roles {
+			if !r.valid() {
+				return fmt.Errorf("pre_allow: unknown role %q", r)
+			}
 		}
 	case typeConsent:
 		if m.Granted == nil {

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -22,6 +23,7 @@ type room struct {
 	order    []*participant // admitted, in admission order (the roster)
 	waiting  []*participant // in arrival order
 	banned   map[string]bool
+	allowed  map[Role]bool // roles that skip the waiting room (hosts always)
 	rec      Recording
 	ds       delivery
 }
@@ -56,7 +58,7 @@ func (fx effects) run() {
 }
 
 func newRoom(s *Server, name string, st *roomSettings) *room {
-	r := &room{s: s, name: name, set: st, admitted: make(map[string]*participant), banned: make(map[string]bool)}
+	r := &room{s: s, name: name, set: st, admitted: make(map[string]*participant), banned: make(map[string]bool), allowed: maps.Clone(st.preAllowed)}
 	r.ds.init(r)
 	return r
 }
@@ -110,7 +112,7 @@ func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
 	}
 	p := &participant{r: r, c: c, identity: claims.Identity, name: claims.Name, role: claims.Role}
 	p.perms = Permissions{Camera: true, Microphone: true, Screen: claims.Role.moderator() || r.set.screen}
-	p.approved = !r.set.waitingRoom || r.set.preAllowed[claims.Role]
+	p.approved = !r.set.waitingRoom || r.allowed[claims.Role]
 	c.p = p
 	r.waiting = append(r.waiting, p)
 	r.s.log.Info("signaling: joined", "room", r.name, "role", p.role)
@@ -203,6 +205,11 @@ func (r *room) stateFor(p *participant) *RoomState {
 		for _, q := range r.waiting {
 			st.Waiting = append(st.Waiting, q.info())
 		}
+		for _, role := range []Role{RoleHost, RoleCohost, RoleParticipant} {
+			if r.allowed[role] || !r.set.waitingRoom {
+				st.PreAllowed = append(st.PreAllowed, role)
+			}
+		}
 	}
 	return st
 }
@@ -255,6 +262,8 @@ func (r *room) handleLocked(p *participant, m *message, fx *effects) *Error {
 		e = r.permissionLocked(p, m.Participant, m.Source, *m.Allowed, fx)
 	case typeLock:
 		e = r.lockLocked(p, *m.Locked)
+	case typePreAllow:
+		e = r.preAllowLocked(p, m.Roles, fx)
 	case typeEnd:
 		if p.role != RoleHost {
 			e = errorf(CodeForbidden, "only a host may end the meeting")

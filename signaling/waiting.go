@@ -1,6 +1,10 @@
 package signaling
 
-import "github.com/coder/websocket"
+import (
+	"slices"
+
+	"github.com/coder/websocket"
+)
 
 // The waiting room. A joiner is admitted when two things hold:
 //
@@ -83,4 +87,26 @@ func (r *room) notifyWaitingLocked() {
 	for _, q := range r.waiting {
 		q.send(&message{Type: typeWaiting, Reason: q.waitReason(), Rec: ptr(r.rec)})
 	}
+}
+
+// preAllowLocked sets which roles skip the waiting room from now on (hosts
+// always do) and admits the waiting participants of those roles.
+func (r *room) preAllowLocked(actor *participant, roles []Role, fx *effects) *Error {
+	if !actor.role.moderator() {
+		return errorf(CodeForbidden, "only hosts and cohosts may pre-allow roles")
+	}
+	r.allowed = map[Role]bool{RoleHost: true}
+	for _, role := range roles {
+		r.allowed[role] = true
+	}
+	for _, q := range slices.Clone(r.waiting) {
+		if !q.approved && r.allowed[q.role] {
+			q.approved = true
+			if !r.tryAdmitLocked(q, 0, fx) {
+				q.send(&message{Type: typeWaiting, Reason: q.waitReason(), Rec: ptr(r.rec)})
+			}
+		}
+	}
+	r.broadcastStateLocked()
+	return nil
 }

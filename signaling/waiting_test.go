@@ -91,3 +91,36 @@ func TestLockedMeeting(t *testing.T) {
 	}
 	e.dial("r", "late", RoleParticipant)
 }
+
+func TestPreAllow(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.room("r", RoomConfig{WaitingRoom: true})
+	host := e.dial("r", "host", RoleHost)
+	st := waitFor[Joined](t, host).State
+	if len(st.PreAllowed) != 1 || st.PreAllowed[0] != RoleHost {
+		t.Fatalf("pre-allowed %v", st.PreAllowed)
+	}
+	co := e.dial("r", "co", RoleCohost)
+	p := e.dial("r", "p", RoleParticipant)
+	waitFor[Waiting](t, co)
+	waitFor[Waiting](t, p)
+	wantCode(t, p.PreAllow(ctx(t), RoleParticipant), CodeNotAdmitted)
+	// Pre-allowing cohosts lets the waiting cohost in, not the participant.
+	if err := host.PreAllow(ctx(t), RoleCohost); err != nil {
+		t.Fatal(err)
+	}
+	waitFor[Joined](t, co)
+	noEvent[Joined](t, p, 50*time.Millisecond)
+	wantCode(t, co.PreAllow(ctx(t), "admin"), CodeBadRequest)
+	if err := co.PreAllow(ctx(t), RoleCohost, RoleParticipant); err != nil {
+		t.Fatal(err)
+	}
+	waitFor[Joined](t, p)
+	// New participants now skip the waiting room; until un-allowed.
+	waitFor[Joined](t, e.dial("r", "p2", RoleParticipant))
+	if err := host.PreAllow(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor[Waiting](t, e.dial("r", "p3", RoleParticipant))
+	waitFor[Waiting](t, e.dial("r", "co2", RoleCohost))
+}
