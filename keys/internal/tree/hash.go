@@ -1,0 +1,260 @@
+package tree
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/tresor-dev/tresor/keys/internal/codec"
+	"github.com/tresor-dev/tresor/keys/internal/treemath"
+	"github.com/tresor-dev/tresor/keys/internal/wire"
+)
+
+// TreeHash returns the tree hash of the root (RFC 9420 §7.8), the value a
+// GroupContext carries.
+func (t *Tree) TreeHash() ([]byte, error) { return t.NodeTreeHash(t.Root()) }
+
+// NodeTreeHash returns the tree hash of the subtree rooted at x (RFC 9420
+// §7.8):
+//
+//	struct {
+//	    NodeType node_type;
+//	    select (TreeHashInput.node_type) {
+//	        case leaf:   LeafNodeHashInput leaf_node;
+//	        case parent: ParentNodeHashInput parent_node;
+//	    };
+//	} TreeHashInput;
+//
+//	struct {
+//	    uint32 leaf_index;
+//	    optional<LeafNode> leaf_node;
+//	} LeafNodeHashInput;
+//
+//	struct {
+//	    optional<ParentNode> parent_node;
+//	    opaque left_hash<V>;
+//	    opaque right_hash<V>;
+//	} ParentNodeHashInput;
+//
+// Hashes are cached per node until the node or one below it changes. The
+// result must not be modified.
+func (t *Tree) NodeTreeHash(x treemath.NodeIndex) ([]byte, error) {
+	if int(x) >= len(t.nodes) {
+		return nil, fmt.Errorf("tree: node %d is outside the tree of %d nodes", x, len(t.nodes))
+	}
+	if h := t.nodes[x].hash; h != nil {
+		return h, nil
+	}
+	var h []byte
+	var err error
+	if x.IsLeaf() {
+		h, err = t.leafHash(x, t.nodes[x].leaf)
+	} else {
+		left, _ := x.Left()
+		right, _ := x.Right()
+		var lh, rh []byte
+		if lh, err = t.NodeTreeHash(left); err != nil {
+			return nil, err
+		}
+		if rh, err = t.NodeTreeHash(right); err != nil {
+			return nil, err
+		}
+		h, err = t.parentHashInputHash(t.nodes[x].parent, lh, rh)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.nodes[x].hash = h
+	return h, nil
+}
+
+// leafHash hashes the TreeHashInput of leaf x holding ln (nil if blank).
+func (t *Tree) leafHash(x treemath.NodeIndex, ln *wire.LeafNode) ([]byte, error) {
+	l, _ := x.Leaf()
+	b := codec.NewBuilder(make([]byte, 0, 512))
+	b.Uint8(uint8(wire.NodeTypeLeaf))
+	b.Uint32(uint32(l))
+	b.Optional(ln != nil, func(b *codec.Builder) { ln.MarshalMLS(b) })
+	return t.hash(b)
+}
+
+// parentHashInputHash hashes the TreeHashInput of a parent holding pn (nil
+// if blank) whose children hash to lh and rh.
+func (t *Tree) parentHashInputHash(pn *wire.ParentNode, lh, rh []byte) ([]byte, error) {
+	b := codec.NewBuilder(make([]byte, 0, 256))
+	b.Uint8(uint8(wire.NodeTypeParent))
+	b.Optional(pn != nil, func(b *codec.Builder) { pn.MarshalMLS(b) })
+	b.Opaque(lh)
+	b.Opaque(rh)
+	return t.hash(b)
+}
+
+func (t *Tree) hash(b *codec.Builder) ([]byte, error) {
+	in, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("tree: encoding hash input: %w", err)
+	}
+	return t.suite.Hash(in), nil
+}
+
+// treeHashWithout returns the tree hash of x in the tree where the leaves
+// in removed are blank and missing from every unmerged_leaves list: the
+// "original sibling tree hash" of RFC 9420 §7.9. Subtrees that hold none
+// of the removed leaves use the cached hashes.
+func (t *Tree) treeHashWithout(x treemath.NodeIndex, removed []uint32) ([]byte, error) {
+	if !t.subtreeHoldsAny(x, removed) {
+		return t.NodeTreeHash(x)
+	}
+	if x.IsLeaf() {
+		return t.leafHash(x, nil)
+	}
+	left, _ := x.Left()
+	right, _ := x.Right()
+	lh, err := t.treeHashWithout(left, removed)
+	if err != nil {
+		return nil, err
+	}
+	rh, err := t.treeHashWithout(right, removed)
+	if err != nil {
+		return nil, err
+	}
+	pn := t.nodes[x].parent
+	if pn != nil {
+		kept := make([]uint32, 0, len(pn.UnmergedLeaves))
+		for _, u := range pn.UnmergedLeaves {
+			if !slices.Contains(removed, u) {
+				kept = append(kept, u)
+			}
+		}
+		pn = &wire.ParentNode{EncryptionKey: pn.EncryptionKey, ParentHash: pn.ParentHash, UnmergedLeaves: kept}
+	}
+	return t.parentHashInputHash(pn, lh, rh)
+}
+
+// subtreeHoldsAny reports whether any of the leaves is in x's subtree.
+func (t *Tree) subtreeHoldsAny(x treemath.NodeIndex, leaves []uint32) bool {
+	for _, u := range leaves {
+		if inSubtree(x, treemath.LeafIndex(u).Node()) {
+			return true
+		}
+	}
+	return false
+}
+
+// inSubtree reports whether y is x or a descendant of x.
+func inSubtree(x, y treemath.NodeIndex) bool {
+	k := x.Level()
+	// The subtree of x at level k covers node indices x-(2^k-1) .. x+(2^k-1).
+	span := treemath.NodeIndex(1)<<k - 1
+	return y >= x-span && y <= x+span
+}
+
+// parentHash computes the parent hash of parent node p with co-path child
+// s (RFC 9420 §7.9), the value p's child on the other side stores:
+//
+//	struct {
+//	    HPKEPublicKey encryption_key;
+//	    opaque parent_hash<V>;
+//	    opaque original_sibling_tree_hash<V>;
+//	} ParentHashInput;
+//
+// The original sibling tree hash is the tree hash of s with p's unmerged
+// leaves removed.
+func (t *Tree) parentHash(p, s treemath.NodeIndex) ([]byte, error) {
+	pn := t.nodes[p].parent
+	if pn == nil {
+		return nil, fmt.Errorf("tree: parent hash of blank node %d", p)
+	}
+	sh, err := t.treeHashWithout(s, pn.UnmergedLeaves)
+	if err != nil {
+		return nil, err
+	}
+	b := codec.NewBuilder(make([]byte, 0, 128))
+	b.Opaque(pn.EncryptionKey)
+	b.Opaque(pn.ParentHash)
+	b.Opaque(sh)
+	return t.hash(b)
+}
+
+// nodeParentHash returns the parent_hash field of node x: a parent's, or a
+// leaf's with source commit; nil for other leaves and blank nodes.
+func (t *Tree) nodeParentHash(x treemath.NodeIndex) []byte {
+	switch n := &t.nodes[x]; {
+	case n.parent != nil:
+		return n.parent.ParentHash
+	case n.leaf != nil && n.leaf.Source == wire.SourceCommit:
+		return n.leaf.ParentHash
+	}
+	return nil
+}
+
+// VerifyParentHashes checks that the tree is parent-hash valid (RFC 9420
+// §7.9.2): every non-blank parent node P has a child C and a node D in the
+// resolution of C such that
+//
+//   - D.parent_hash is the parent hash of P with co-path child S, the other
+//     child of P;
+//   - the unmerged leaves of P that lie under C are exactly the resolution
+//     of C without D.
+//
+// That is, every parent node was set by an UpdatePath whose chain of
+// parent hashes reaches a signed leaf; leaves added later appear only as
+// unmerged leaves.
+func (t *Tree) VerifyParentHashes() error {
+	for i := 1; i < len(t.nodes); i += 2 {
+		p := treemath.NodeIndex(i)
+		pn := t.nodes[p].parent
+		if pn == nil {
+			continue
+		}
+		left, _ := p.Left()
+		right, _ := p.Right()
+		ok, err := t.parentHashLinked(p, pn, left, right)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if ok, err = t.parentHashLinked(p, pn, right, left); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return invalid("parent node %d is not parent-hash valid", p)
+		}
+	}
+	return nil
+}
+
+// parentHashLinked reports whether P (with node pn) is parent-hash valid
+// through its child c, s being the other child.
+func (t *Tree) parentHashLinked(p treemath.NodeIndex, pn *wire.ParentNode, c, s treemath.NodeIndex) (bool, error) {
+	want, err := t.parentHash(p, s)
+	if err != nil {
+		return false, err
+	}
+	res := t.Resolution(c)
+	for _, d := range res {
+		ph := t.nodeParentHash(d)
+		if ph == nil || !bytes.Equal(ph, want) {
+			continue
+		}
+		// The rest of the resolution must be exactly P's unmerged leaves
+		// under c.
+		var under []treemath.NodeIndex
+		for _, u := range pn.UnmergedLeaves {
+			if x := treemath.LeafIndex(u).Node(); inSubtree(c, x) {
+				under = append(under, x)
+			}
+		}
+		rest := make([]treemath.NodeIndex, 0, len(res))
+		for _, x := range res {
+			if x != d {
+				rest = append(rest, x)
+			}
+		}
+		slices.Sort(under)
+		slices.Sort(rest)
+		return slices.Equal(under, rest), nil
+	}
+	return false, nil
+}
