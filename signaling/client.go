@@ -266,7 +266,7 @@ func (c *Client) call(ctx context.Context, m *message) (*message, error) {
 	select {
 	case r, ok := <-ch:
 		if !ok {
-			return nil, fmt.Errorf("signaling: %s: %w", m.Type, ErrClosed)
+			return nil, fmt.Errorf("signaling: %s: %w", m.Type, c.Err())
 		}
 		if r.Type == typeError {
 			return nil, &Error{Code: r.Code, Message: r.Message}

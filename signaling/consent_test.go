@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"testing"
+	"time"
 )
 
 func recordingIs(want Recording) func(StateChanged) bool {
@@ -157,5 +158,22 @@ func TestChatRelay(t *testing.T) {
 		t.Fatalf("chat %+v", got)
 	}
 	noEvent[ChatReceived](t, p, 50e6) // not echoed
-	noEvent[ChatReceived](t, w, 0)    // nothing reaches the waiting room
+	// Group traffic does not reach the waiting room either.
+	found(t, h)
+	if _, err := h.SendCommit(ctx(t), Commit{Epoch: 0, Data: []byte("update")}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(100 * time.Millisecond)
+	for {
+		select {
+		case ev := <-w.Events():
+			switch ev.(type) {
+			case Waiting:
+			default:
+				t.Fatalf("waiting participant got %T", ev)
+			}
+		case <-timeout:
+			return
+		}
+	}
 }
