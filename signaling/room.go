@@ -100,14 +100,12 @@ func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
 	if r.locked && !claims.Role.moderator() {
 		return errorf(CodeLocked, "the meeting is locked"), false
 	}
-	// The same identity joining again (a reload, a second device) replaces
-	// the earlier connection.
-	if old := r.find(claims.Identity); old != nil {
-		old.send(&message{Type: typeError, Code: CodeReplaced, Message: "you joined again from elsewhere"})
-		old.c.closeWith(websocket.StatusPolicyViolation, "replaced")
-		r.removeLocked(old, &fx)
+	old := r.find(claims.Identity)
+	n := len(r.order) + len(r.waiting)
+	if old != nil {
+		n--
 	}
-	if len(r.order)+len(r.waiting) >= r.set.max {
+	if n >= r.set.max {
 		return errorf(CodeFull, "the meeting is full"), false
 	}
 	p := &participant{r: r, c: c, identity: claims.Identity, name: claims.Name, role: claims.Role}
@@ -115,6 +113,14 @@ func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
 	p.approved = !r.set.waitingRoom || r.allowed[claims.Role]
 	c.p = p
 	r.waiting = append(r.waiting, p)
+	// The same identity joining again (a reload, a second device) replaces
+	// the earlier connection. The new one is already in, so the room does
+	// not empty in between.
+	if old != nil {
+		old.send(&message{Type: typeError, Code: CodeReplaced, Message: "you joined again from elsewhere"})
+		old.c.closeWith(websocket.StatusPolicyViolation, "replaced")
+		r.removeLocked(old, &fx)
+	}
 	r.s.log.Info("signaling: joined", "room", r.name, "role", p.role)
 	if !r.tryAdmitLocked(p, id, &fx) {
 		p.send(&message{Type: typeWaiting, ID: id, Reason: p.waitReason(), Rec: ptr(r.rec)})

@@ -138,3 +138,22 @@ func TestReplacedConnection(t *testing.T) {
 		t.Fatalf("participants = %d", s.Participants)
 	}
 }
+
+// TestReplacedAlone: the only participant reconnecting keeps the room alive,
+// so later joiners meet it in the same room.
+func TestReplacedAlone(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.room("r", RoomConfig{})
+	a1 := e.dial("r", "a", RoleHost)
+	waitFor[Joined](t, a1)
+	a2 := e.dial("r", "a", RoleHost)
+	waitFor[Joined](t, a2)
+	waitClosed(t, a1)
+	b := e.dial("r", "b", RoleParticipant)
+	if j := waitFor[Joined](t, b); !sameIDs(j.State.Participants, []string{"a", "b"}) {
+		t.Fatalf("roster %+v", j.State.Participants)
+	}
+	if st := e.srv.Stats(); st.Rooms != 1 || st.Participants != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
