@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -195,7 +196,7 @@ func TestOversizedMessage(t *testing.T) {
 	// A Client sees a clear error for its request.
 	c := e.dial("r", "c", RoleHost)
 	err := c.SendChat(ctx(t), 0, make([]byte, 2000))
-	if err == nil || !strings.Contains(err.Error(), "MessageTooBig") {
+	if !errors.Is(err, ErrClosed) || websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 		t.Fatalf("oversized chat: %v", err)
 	}
 }

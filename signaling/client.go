@@ -116,7 +116,9 @@ func (c *Client) Events() <-chan Event { return c.events }
 // Done is closed when the connection has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// Err returns why the connection ended, or nil while it is open.
+// Err returns why the connection ended, or nil while it is open. The error
+// matches [ErrClosed]; websocket.CloseStatus(err) gives the server's close
+// status (1008 policy violation, 1009 message too big, ...).
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -173,11 +175,7 @@ func (c *Client) readLoop() {
 		_, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			c.mu.Lock()
-			if st := websocket.CloseStatus(err); st == websocket.StatusNormalClosure || st == websocket.StatusGoingAway {
-				c.err = fmt.Errorf("%w (%v)", ErrClosed, err)
-			} else {
-				c.err = fmt.Errorf("signaling: connection lost: %w", err)
-			}
+			c.err = fmt.Errorf("%w: %w", ErrClosed, err)
 			c.mu.Unlock()
 			return
 		}
