@@ -109,6 +109,8 @@ func TestBadMessages(t *testing.T) {
 		{`{"v":1,"type":"chat","id":12,"epoch":0,"data":"not base64!"}`, CodeBadRequest},
 		{`{"v":1,"type":"join","id":13,"room":"r","token":"x"}`, CodeBadRequest},
 		{`{"v":1,"type":"media","id":14,"signal":{"kind":"offer"}}`, CodeBadRequest},
+		{`{"v":1,"type":"media","id":15,"signal":{"kind":"answer","target":"sideways","sdp":"v=0"}}`, CodeBadRequest},
+		{`{"v":1,"type":"media","id":16,"signal":{"kind":"track","trackId":"t","source":"radio"}}`, CodeBadRequest},
 		{"\xff\xfe", CodeBadRequest},
 	}
 	for _, tt := range tests {

@@ -59,7 +59,7 @@ type fakeSession struct {
 }
 
 func (s *fakeSession) Signal(_ context.Context, sig MediaSignal) error {
-	s.f.record(fmt.Sprintf("signal %s %s %s%s", s.who, sig.Kind, sig.SDP, sig.Candidate))
+	s.f.record(fmt.Sprintf("signal %s %s %s%s%s%s%s", s.who, sig.Kind, sig.Target, sig.SDP, sig.Candidate, sig.TrackID, sig.Source))
 	if sig.SDP == "refuse" {
 		return errors.New("bad sdp")
 	}
@@ -95,10 +95,10 @@ func TestMediaRelay(t *testing.T) {
 	waitFor[Joined](t, p)
 
 	// The first signal opens the session with the participant's permissions.
-	if err := p.SendMedia(c, MediaSignal{Kind: MediaOffer, SDP: "v=0 p"}); err != nil {
+	if err := p.SendMedia(c, MediaSignal{Kind: MediaOffer, Target: TargetPublish, SDP: "v=0 p"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, call := range []string{"join r p", "permission p camera true", "permission p microphone true", "permission p screen false", "signal p offer v=0 p"} {
+	for _, call := range []string{"join r p", "permission p camera true", "permission p microphone true", "permission p screen false", "signal p offer publishv=0 p"} {
 		fm.waitCall(t, call)
 	}
 	mid := "0"
@@ -106,6 +106,13 @@ func TestMediaRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	fm.waitCall(t, "signal p candidate candidate:1")
+	if err := p.SendMedia(c, MediaSignal{Kind: MediaTrack, TrackID: "t1", Source: SourceScreen}); err != nil {
+		t.Fatal(err)
+	}
+	fm.waitCall(t, "signal p track t1screen")
+	if err := p.SendMedia(c, MediaSignal{Kind: MediaAnswer, Target: "sideways", SDP: "v=0"}); err == nil {
+		t.Fatal("sent a signal with an unknown target")
+	}
 	wantCode(t, p.SendMedia(c, MediaSignal{Kind: MediaAnswer, SDP: "refuse"}), CodeBadRequest)
 
 	// The SFU's signals reach the participant.

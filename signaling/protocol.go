@@ -255,8 +255,13 @@ type Proposal struct {
 // RTCSessionDescriptionInit and RTCIceCandidateInit, and pion's
 // webrtc.SessionDescription and webrtc.ICECandidateInit.
 type MediaSignal struct {
-	// Kind is "offer", "answer" or "candidate".
+	// Kind is "offer", "answer", "candidate" or "track".
 	Kind string `json:"kind"`
+	// Target names the peer connection, for SFUs that keep two per
+	// participant: "publish" (the client sends media and makes the offer)
+	// or "subscribe" (the client receives media; the SFU makes the offer).
+	// Empty when there is one connection.
+	Target string `json:"target,omitempty"`
 	// SDP is set for offers and answers.
 	SDP string `json:"sdp,omitempty"`
 	// Candidate fields are set for "candidate"; an empty Candidate means
@@ -265,6 +270,11 @@ type MediaSignal struct {
 	SDPMid           *string `json:"sdpMid,omitempty"`
 	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
 	UsernameFragment *string `json:"usernameFragment,omitempty"`
+	// TrackID and Source are set for "track": the client declares that its
+	// track TrackID (the MediaStreamTrack id, as in the SDP msid) carries
+	// Source, so that publish permissions and StopTrack apply to it.
+	TrackID string `json:"trackId,omitempty"`
+	Source  Source `json:"source,omitempty"`
 }
 
 // The media signal kinds.
@@ -272,9 +282,19 @@ const (
 	MediaOffer     = "offer"
 	MediaAnswer    = "answer"
 	MediaCandidate = "candidate"
+	MediaTrack     = "track"
+)
+
+// The media signal targets.
+const (
+	TargetPublish   = "publish"
+	TargetSubscribe = "subscribe"
 )
 
 func (s *MediaSignal) validate() error {
+	if s.Target != "" && s.Target != TargetPublish && s.Target != TargetSubscribe {
+		return fmt.Errorf("unknown media target %q", s.Target)
+	}
 	switch s.Kind {
 	case MediaOffer, MediaAnswer:
 		if s.SDP == "" || len(s.SDP) > maxSDPLen {
@@ -283,6 +303,10 @@ func (s *MediaSignal) validate() error {
 	case MediaCandidate:
 		if len(s.Candidate) > maxCandLen {
 			return fmt.Errorf("media candidate too long")
+		}
+	case MediaTrack:
+		if s.TrackID == "" || len(s.TrackID) > maxIdentityLen*2 || !s.Source.valid() {
+			return fmt.Errorf("media track: missing or invalid trackId or source")
 		}
 	default:
 		return fmt.Errorf("unknown media kind %q", s.Kind)
