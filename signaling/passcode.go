@@ -75,10 +75,10 @@ func parsePasscodeHash(s string) (*passcodeHash, error) {
 	}
 	h.threads = uint8(threads)
 	var err error
-	if h.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(h.salt) < 8 || len(h.salt) > 64 {
+	if h.salt, err = base64.RawStdEncoding.Strict().DecodeString(parts[4]); err != nil || len(h.salt) < 8 || len(h.salt) > 64 {
 		return nil, fmt.Errorf("signaling: passcode hash: bad salt")
 	}
-	if h.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(h.key) < 16 || len(h.key) > 64 {
+	if h.key, err = base64.RawStdEncoding.Strict().DecodeString(parts[5]); err != nil || len(h.key) < 16 || len(h.key) > 64 {
 		return nil, fmt.Errorf("signaling: passcode hash: bad hash")
 	}
 	return &h, nil
