@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -137,4 +138,27 @@ func TestFromRatchetTreeShape(t *testing.T) {
 	if got := tr.FilteredDirectPath(0); len(got) != 1 || got[0] != treemath.NodeIndex(3) {
 		t.Fatalf("filtered direct path of leaf 0 = %v, want [3]", got)
 	}
+}
+
+// clone returns a copy of p that shares no secrets with it.
+func (p *PrivateTree) clone() *PrivateTree {
+	q := &PrivateTree{suite: p.suite, leaf: p.leaf, path: make(map[treemath.NodeIndex]*pathNode, len(p.path))}
+	cloneKey := func(k *suite.HPKEPrivateKey) *suite.HPKEPrivateKey {
+		b, err := k.Bytes()
+		if err != nil {
+			panic(err)
+		}
+		c, err := p.suite.ParseHPKEPrivateKey(b)
+		if err != nil {
+			panic(err)
+		}
+		return c
+	}
+	if p.leafKey != nil {
+		q.leafKey = cloneKey(p.leafKey)
+	}
+	for x, n := range p.path {
+		q.path[x] = &pathNode{secret: bytes.Clone(n.secret), key: cloneKey(n.key)}
+	}
+	return q
 }

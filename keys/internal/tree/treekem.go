@@ -1,0 +1,362 @@
+package tree
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+
+	"github.com/tresor-dev/tresor/keys/internal/suite"
+	"github.com/tresor-dev/tresor/keys/internal/treemath"
+	"github.com/tresor-dev/tresor/keys/internal/wire"
+)
+
+// TreeKEM (RFC 9420 §7.4–§7.7). A committer refreshing its path:
+//
+//	leaf_secret (random, Nh bytes)
+//	  ├─ DeriveSecret(., "node") → DeriveKeyPair → new leaf key
+//	  └─ DeriveSecret(., "path") = path_secret[0]   for fdp[0]
+//	       path_secret[i]   → DeriveSecret(., "node") → DeriveKeyPair → key of fdp[i]
+//	       path_secret[i+1] = DeriveSecret(path_secret[i], "path")
+//	       ...
+//	       commit_secret    = DeriveSecret(path_secret[last], "path")
+//
+// where fdp is the committer's filtered direct path. path_secret[i] is
+// encrypted to every node of the resolution of fdp[i]'s child on the
+// copath, except leaves the same Commit adds (they get their path secret
+// in the Welcome), with
+//
+//	EncryptWithLabel(node_pub, "UpdatePathNode", GroupContext, path_secret[i])
+//
+// where GroupContext is the encoding of the provisional GroupContext of the
+// new epoch, whose tree hash is that of the tree with the path merged.
+// (The leaf secret's place in the chain is not visible on the wire and is
+// not fixed by the RFC's interoperability vectors; deriving both the leaf
+// key and path_secret[0] from one random value follows the RFC's example in
+// §7.4.)
+
+// updatePathLabel is the label of EncryptWithLabel for path secrets (RFC
+// 9420 §7.6).
+const updatePathLabel = "UpdatePathNode"
+
+// UpdatePathParams configures [Tree.CreateUpdatePath].
+type UpdatePathParams struct {
+	// Rand is the source of the leaf secret and of the HPKE ephemeral keys;
+	// nil means crypto/rand.Reader.
+	Rand io.Reader
+	// LeafNode is the template of the committer's new leaf node: its
+	// signature key, credential, capabilities and extensions are kept; the
+	// encryption key, source (commit), parent hash and signature are set.
+	LeafNode *wire.LeafNode
+	// SignatureKey signs the new leaf node; it must match
+	// LeafNode.SignatureKey.
+	SignatureKey *suite.SignaturePrivateKey
+	// GroupID is signed in the new leaf node (LeafNodeTBS).
+	GroupID []byte
+	// Exclude lists the leaves the Commit adds: they are left out of the
+	// resolutions the path secrets are encrypted to (RFC 9420 §12.4.2).
+	Exclude []treemath.LeafIndex
+	// GroupContext returns the encoded provisional GroupContext of the new
+	// epoch given the tree hash of the tree with the path merged; it is the
+	// context of every encryption.
+	GroupContext func(treeHash []byte) ([]byte, error)
+}
+
+// CreateUpdatePath refreshes the committer's leaf and filtered direct path
+// and merges them into t (RFC 9420 §7.5, §12.4.2): it derives new secrets
+// from a fresh leaf secret, blanks the committer's direct path, sets the
+// new public keys and parent hashes (§7.9), signs the new leaf node (source
+// commit) and encrypts each path secret to the copath resolutions. It
+// returns the UpdatePath for the Commit, the committer's new secrets (to
+// [PrivateTree.Apply] once the Commit is accepted; their
+// [PathSecrets.PathSecret] also gives the path secrets for the Welcome) and
+// the commit secret, which the caller must erase after use.
+//
+// t is changed only if CreateUpdatePath succeeds; t should already hold the
+// Commit's proposals.
+func (t *Tree) CreateUpdatePath(committer treemath.LeafIndex, c UpdatePathParams) (*wire.UpdatePath, *PathSecrets, []byte, error) {
+	if t.Leaf(committer) == nil {
+		return nil, nil, nil, fmt.Errorf("tree: committer leaf %d is blank or missing", committer)
+	}
+	if c.LeafNode == nil || c.SignatureKey == nil || c.GroupContext == nil {
+		return nil, nil, nil, fmt.Errorf("tree: UpdatePathParams needs LeafNode, SignatureKey and GroupContext")
+	}
+	rnd := c.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	s := t.suite
+	fdp := t.FilteredDirectPath(committer)
+
+	leafSecret := make([]byte, s.Nh())
+	defer clear(leafSecret)
+	if _, err := io.ReadFull(rnd, leafSecret); err != nil {
+		return nil, nil, nil, fmt.Errorf("tree: reading leaf secret: %w", err)
+	}
+	leaf, err := newPathNode(s, leafSecret)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	clear(leaf.secret) // only the leaf key is kept
+	ps := &PathSecrets{leafKey: leaf.key, nodes: make(map[treemath.NodeIndex]*pathNode, len(fdp)), replaced: 1}
+	fail := func(err error) (*wire.UpdatePath, *PathSecrets, []byte, error) {
+		ps.Erase()
+		return nil, nil, nil, err
+	}
+	first, err := s.DeriveSecret(leafSecret, "path")
+	if err != nil {
+		return fail(fmt.Errorf("tree: deriving path secret: %w", err))
+	}
+	nodes, commitSecret, err := deriveChain(s, len(fdp), first)
+	clear(first)
+	if err != nil {
+		return fail(err)
+	}
+	keys := make([]wire.HPKEPublicKey, len(fdp))
+	for i, x := range fdp {
+		ps.nodes[x] = nodes[i]
+		keys[i] = wire.HPKEPublicKey(nodes[i].key.Public())
+	}
+	fail = func(err error) (*wire.UpdatePath, *PathSecrets, []byte, error) {
+		ps.Erase()
+		clear(commitSecret)
+		return nil, nil, nil, err
+	}
+
+	work := t.Clone()
+	parentHash, err := work.setPath(committer, fdp, keys)
+	if err != nil {
+		return fail(err)
+	}
+	ln := *c.LeafNode
+	ln.EncryptionKey = wire.HPKEPublicKey(leaf.key.Public())
+	ln.Source = wire.SourceCommit
+	ln.Lifetime = wire.Lifetime{}
+	ln.ParentHash = parentHash
+	tbs, err := ln.LeafNodeTBS(c.GroupID, uint32(committer))
+	if err != nil {
+		return fail(fmt.Errorf("tree: encoding new leaf node: %w", err))
+	}
+	if ln.Signature, err = s.SignWithLabel(c.SignatureKey, "LeafNodeTBS", tbs); err != nil {
+		return fail(fmt.Errorf("tree: signing new leaf node: %w", err))
+	}
+	work.set(committer.Node(), &ln, nil)
+
+	treeHash, err := work.TreeHash()
+	if err != nil {
+		return fail(err)
+	}
+	groupContext, err := c.GroupContext(treeHash)
+	if err != nil {
+		return fail(fmt.Errorf("tree: provisional GroupContext: %w", err))
+	}
+	path := &wire.UpdatePath{LeafNode: ln, Nodes: make([]wire.UpdatePathNode, len(fdp))}
+	for i, x := range fdp {
+		res := work.appendResolution(nil, copathChild(x, committer), c.Exclude)
+		cts := make([]wire.HPKECiphertext, len(res))
+		for j, r := range res {
+			kem, ct, err := s.EncryptWithLabel(rnd, suite.HPKEPublicKey(work.encryptionKey(r)), updatePathLabel, groupContext, nodes[i].secret)
+			if err != nil {
+				return fail(fmt.Errorf("tree: encrypting path secret to node %d: %w", r, err))
+			}
+			cts[j] = wire.HPKECiphertext{KEMOutput: kem, Ciphertext: ct}
+		}
+		path.Nodes[i] = wire.UpdatePathNode{EncryptionKey: keys[i], EncryptedPathSecret: cts}
+	}
+	t.nodes = work.nodes
+	return path, ps, commitSecret, nil
+}
+
+// copathChild returns the child of p whose subtree does not hold leaf l.
+func copathChild(p treemath.NodeIndex, l treemath.LeafIndex) treemath.NodeIndex {
+	left, _ := p.Left()
+	right, _ := p.Right()
+	if inSubtree(left, l.Node()) {
+		return right
+	}
+	return left
+}
+
+// setPath merges the public part of an UpdatePath from leaf l (RFC 9420
+// §7.5): it blanks l's direct path, then gives each node of the filtered
+// direct path fdp its new key, no unmerged leaves, and its parent hash,
+// computed from the root down (§7.9: the topmost node's is empty). It
+// returns the parent hash the new leaf node must carry.
+func (t *Tree) setPath(l treemath.LeafIndex, fdp []treemath.NodeIndex, keys []wire.HPKEPublicKey) ([]byte, error) {
+	t.blankDirectPath(l)
+	ph := []byte{}
+	for i := len(fdp) - 1; i >= 0; i-- {
+		p := fdp[i]
+		t.set(p, nil, &wire.ParentNode{EncryptionKey: keys[i], ParentHash: ph, UnmergedLeaves: []uint32{}})
+		var err error
+		if ph, err = t.parentHash(p, copathChild(p, l)); err != nil {
+			return nil, err
+		}
+	}
+	return ph, nil
+}
+
+// MergeUpdatePath validates the UpdatePath of a Commit from sender and
+// merges it into t (RFC 9420 §7.5, §12.4.2), with the Commit's proposals
+// already applied to t:
+//
+//   - the path has one node per node of the sender's filtered direct path,
+//     each with a valid public key not used elsewhere in the tree;
+//   - the leaf node passes [Tree.ValidateLeafNode] with source commit at the
+//     sender's position, with groupID and the group's required
+//     capabilities (nil if none);
+//   - the leaf node's parent_hash is the one the merged path gives (§7.9.2).
+//
+// t is changed only if every check passes. The receiver then decrypts its
+// path secret with [PrivateTree.DecryptUpdatePath].
+func (t *Tree) MergeUpdatePath(sender treemath.LeafIndex, path *wire.UpdatePath, groupID []byte, required *wire.RequiredCapabilities) error {
+	if t.Leaf(sender) == nil {
+		return invalid("UpdatePath from blank or missing leaf %d", sender)
+	}
+	fdp := t.FilteredDirectPath(sender)
+	if len(path.Nodes) != len(fdp) {
+		return invalid("UpdatePath has %d nodes, the filtered direct path of leaf %d has %d", len(path.Nodes), sender, len(fdp))
+	}
+	ln := &path.LeafNode
+	if err := t.ValidateLeafNode(ln, LeafNodeCheck{GroupID: groupID, Leaf: sender, Source: wire.SourceCommit, Required: required}); err != nil {
+		return fmt.Errorf("UpdatePath leaf node: %w", err)
+	}
+	keys := make([]wire.HPKEPublicKey, len(path.Nodes))
+	for i := range path.Nodes {
+		keys[i] = path.Nodes[i].EncryptionKey
+		if err := t.suite.ValidateHPKEPublicKey(suite.HPKEPublicKey(keys[i])); err != nil {
+			return invalid("UpdatePath node %d: %v", i, err)
+		}
+		if bytes.Equal(keys[i], ln.EncryptionKey) {
+			return invalid("UpdatePath node %d repeats the leaf's encryption key", i)
+		}
+		for j := range i {
+			if bytes.Equal(keys[i], keys[j]) {
+				return invalid("UpdatePath nodes %d and %d have the same encryption key", j, i)
+			}
+		}
+	}
+	// The new keys must not appear off the sender's path, which the merge
+	// leaves in place.
+	onPath := t.LeafCount().DirectPath(sender.Node())
+	for x := range t.nodes {
+		y := treemath.NodeIndex(x)
+		if y == sender.Node() || t.nodes[y].blank() || containsNode(onPath, y) {
+			continue
+		}
+		for i := range keys {
+			if bytes.Equal(t.encryptionKey(y), keys[i]) {
+				return invalid("UpdatePath node %d reuses the encryption key of node %d", i, y)
+			}
+		}
+	}
+	work := t.Clone()
+	parentHash, err := work.setPath(sender, fdp, keys)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(parentHash, ln.ParentHash) {
+		return invalid("UpdatePath leaf node parent hash does not match the path")
+	}
+	work.set(sender.Node(), ln, nil)
+	t.nodes = work.nodes
+	return nil
+}
+
+func containsNode(xs []treemath.NodeIndex, x treemath.NodeIndex) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// DecryptUpdatePath decrypts the path secret the UpdatePath of a Commit
+// from sender carries for p's member and derives the rest of the path (RFC
+// 9420 §7.5, §12.4.2). t is the tree with the path merged
+// ([Tree.MergeUpdatePath]); exclude lists the leaves the Commit adds; and
+// groupContext is the encoded provisional GroupContext, with t's tree hash.
+//
+// The path secret is the one of the lowest node of the sender's filtered
+// direct path above p's leaf, encrypted to the node of the copath
+// resolution that p holds a key for. Every derived public key must match
+// the path. It returns the new secrets, to [PrivateTree.Apply] once the
+// Commit is accepted, and the commit secret, which the caller erases after
+// use. p is not changed.
+func (p *PrivateTree) DecryptUpdatePath(t *Tree, sender treemath.LeafIndex, path *wire.UpdatePath, exclude []treemath.LeafIndex, groupContext []byte) (*PathSecrets, []byte, error) {
+	if sender == p.leaf {
+		return nil, nil, fmt.Errorf("tree: a committer does not decrypt its own UpdatePath")
+	}
+	if containsLeaf(exclude, p.leaf) {
+		return nil, nil, fmt.Errorf("tree: leaf %d is added by the Commit and gets its path secret from the Welcome", p.leaf)
+	}
+	if !t.LeafCount().ContainsLeaf(sender) || !t.LeafCount().ContainsLeaf(p.leaf) {
+		return nil, nil, invalid("leaf %d or %d is outside the tree", sender, p.leaf)
+	}
+	fdp := t.FilteredDirectPath(sender)
+	if len(path.Nodes) != len(fdp) {
+		return nil, nil, invalid("UpdatePath has %d nodes, the filtered direct path of leaf %d has %d", len(path.Nodes), sender, len(fdp))
+	}
+	k := -1
+	for i, x := range fdp {
+		if !bytes.Equal(path.Nodes[i].EncryptionKey, t.encryptionKey(x)) {
+			return nil, nil, fmt.Errorf("tree: UpdatePath is not merged into the tree")
+		}
+		if k < 0 && inSubtree(x, p.leaf.Node()) {
+			k = i
+		}
+	}
+	if k < 0 {
+		return nil, nil, invalid("no node of the UpdatePath is above leaf %d", p.leaf)
+	}
+	res := t.appendResolution(nil, copathChild(fdp[k], sender), exclude)
+	cts := path.Nodes[k].EncryptedPathSecret
+	if len(cts) != len(res) {
+		return nil, nil, invalid("UpdatePath node %d has %d ciphertexts for a resolution of %d nodes", k, len(cts), len(res))
+	}
+	var secret []byte
+	for i, x := range res {
+		key := p.keyFor(t, x)
+		if key == nil {
+			continue
+		}
+		var err error
+		secret, err = t.suite.DecryptWithLabel(key, updatePathLabel, groupContext, cts[i].KEMOutput, cts[i].Ciphertext)
+		if err != nil {
+			return nil, nil, invalid("decrypting the path secret of node %d: %v", fdp[k], err)
+		}
+		break
+	}
+	if secret == nil {
+		return nil, nil, fmt.Errorf("tree: no private key for the resolution of node %d", fdp[k])
+	}
+	defer clear(secret)
+	replaced := treemath.CommonAncestor(sender.Node(), p.leaf.Node()).Level()
+	return t.derivePath(fdp[k:], secret, replaced)
+}
+
+// keyFor returns p's private key for node x if p has one that matches t.
+func (p *PrivateTree) keyFor(t *Tree, x treemath.NodeIndex) *suite.HPKEPrivateKey {
+	var key *suite.HPKEPrivateKey
+	if x == p.leaf.Node() {
+		key = p.leafKey
+	} else if n := p.path[x]; n != nil {
+		key = n.key
+	}
+	if key == nil || !bytes.Equal(key.Public(), t.encryptionKey(x)) {
+		return nil
+	}
+	return key
+}
+
+// PathSecret returns a copy of the path secret of node x, for the
+// GroupSecrets of a new member whose lowest common ancestor with the
+// committer is x (RFC 9420 §12.4.3.1), or nil if ps has none. The result
+// is secret.
+func (ps *PathSecrets) PathSecret(x treemath.NodeIndex) []byte {
+	if n := ps.nodes[x]; n != nil {
+		return bytes.Clone(n.secret)
+	}
+	return nil
+}
