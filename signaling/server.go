@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a [Server]. The zero value of every field but TokenKeys
@@ -29,6 +30,11 @@ type Config struct {
 
 	// Media connects participants to the SFU. Nil runs signaling only.
 	Media Media
+
+	// Registerer receives the server's Prometheus metrics (the counters of
+	// [Server.Stats]). Nil creates a new registry, returned by
+	// [Server.Gatherer]; the global registry is never used implicitly.
+	Registerer prometheus.Registerer
 
 	// Logger receives the server's logs; nil discards them. Logs never
 	// contain passcodes, tokens or MLS payloads.
@@ -152,6 +158,7 @@ type Server struct {
 	passRoom *limiter
 	passAddr *limiter
 	hashSem  chan struct{} // bounds concurrent argon2id computations
+	gath     prometheus.Gatherer
 
 	mu         sync.Mutex
 	closed     bool
@@ -202,7 +209,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 256
 	}
-	return &Server{
+	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		now:        cfg.Now,
@@ -214,7 +221,16 @@ func NewServer(cfg Config) (*Server, error) {
 		rooms:      make(map[string]*room),
 		ended:      make(map[string]bool),
 		conns:      make(map[*conn]struct{}),
-	}, nil
+	}
+	reg := cfg.Registerer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, s.gath = r, r
+	}
+	if err := reg.Register(newCollector(s)); err != nil {
+		return nil, fmt.Errorf("signaling: register metrics: %w", err)
+	}
+	return s, nil
 }
 
 // CreateRoom registers a room's settings; the app backend calls it before

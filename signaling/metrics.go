@@ -1,0 +1,53 @@
+package signaling
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collector exports [Server.Stats] as Prometheus metrics, read at scrape
+// time, so counting costs the server nothing more than Stats does.
+type collector struct {
+	s                                      *Server
+	rooms, participants, waiting           *prometheus.Desc
+	rejected, disconnected, commitTimeouts *prometheus.Desc
+}
+
+func newCollector(s *Server) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName("tresor", "signaling", name), help, labels, nil)
+	}
+	return &collector{
+		s:              s,
+		rooms:          d("rooms", "Rooms open."),
+		participants:   d("participants", "Participants admitted."),
+		waiting:        d("waiting", "Participants in waiting rooms."),
+		rejected:       d("rejected_total", "Rejected joins and messages, by error code.", "code"),
+		disconnected:   d("disconnected_total", "Connections closed for abuse, by reason.", "reason"),
+		commitTimeouts: d("commit_timeouts_total", "Committers that did not commit in time (failover)."),
+	}
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.waiting, c.rejected, c.disconnected, c.commitTimeouts} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.Stats()
+	ch <- prometheus.MustNewConstMetric(c.rooms, prometheus.GaugeValue, float64(st.Rooms))
+	ch <- prometheus.MustNewConstMetric(c.participants, prometheus.GaugeValue, float64(st.Participants))
+	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(st.Waiting))
+	for code, n := range st.Rejected {
+		ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(n), string(code))
+	}
+	for reason, n := range st.Disconnected {
+		ch <- prometheus.MustNewConstMetric(c.disconnected, prometheus.CounterValue, float64(n), reason)
+	}
+	ch <- prometheus.MustNewConstMetric(c.commitTimeouts, prometheus.CounterValue, float64(st.CommitTimeouts))
+}
+
+// Gatherer returns the registry holding the server's metrics when
+// [Config].Registerer was nil (otherwise nil: the caller's registry has
+// them). Serve it with promhttp.HandlerFor.
+func (s *Server) Gatherer() prometheus.Gatherer { return s.gath }
