@@ -102,7 +102,24 @@ func (t *Tree) hash(b *codec.Builder) ([]byte, error) {
 // "original sibling tree hash" of RFC 9420 §7.9. Subtrees that hold none
 // of the removed leaves use the cached hashes.
 func (t *Tree) treeHashWithout(x treemath.NodeIndex, removed []uint32) ([]byte, error) {
-	if !t.subtreeHoldsAny(x, removed) {
+	if len(removed) == 0 {
+		return t.NodeTreeHash(x)
+	}
+	// Removed leaves as sorted node indices, so that whether a subtree (a
+	// contiguous range of indices) holds one is a binary search.
+	nodes := make([]treemath.NodeIndex, len(removed))
+	for i, u := range removed {
+		nodes[i] = treemath.LeafIndex(u).Node()
+	}
+	slices.Sort(nodes)
+	return t.treeHashWithoutSorted(x, removed, nodes)
+}
+
+func (t *Tree) treeHashWithoutSorted(x treemath.NodeIndex, removed []uint32, sorted []treemath.NodeIndex) ([]byte, error) {
+	// The subtree of x at level k covers node indices x-(2^k-1) .. x+(2^k-1).
+	span := treemath.NodeIndex(1)<<x.Level() - 1
+	i, _ := slices.BinarySearch(sorted, x-span)
+	if i == len(sorted) || sorted[i] > x+span {
 		return t.NodeTreeHash(x)
 	}
 	if x.IsLeaf() {
@@ -110,11 +127,11 @@ func (t *Tree) treeHashWithout(x treemath.NodeIndex, removed []uint32) ([]byte, 
 	}
 	left, _ := x.Left()
 	right, _ := x.Right()
-	lh, err := t.treeHashWithout(left, removed)
+	lh, err := t.treeHashWithoutSorted(left, removed, sorted)
 	if err != nil {
 		return nil, err
 	}
-	rh, err := t.treeHashWithout(right, removed)
+	rh, err := t.treeHashWithoutSorted(right, removed, sorted)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +139,7 @@ func (t *Tree) treeHashWithout(x treemath.NodeIndex, removed []uint32) ([]byte, 
 	if pn != nil {
 		kept := make([]uint32, 0, len(pn.UnmergedLeaves))
 		for _, u := range pn.UnmergedLeaves {
-			if !slices.Contains(removed, u) {
+			if _, found := slices.BinarySearch(sorted, treemath.LeafIndex(u).Node()); !found {
 				kept = append(kept, u)
 			}
 		}
@@ -131,21 +148,10 @@ func (t *Tree) treeHashWithout(x treemath.NodeIndex, removed []uint32) ([]byte, 
 	return t.parentHashInputHash(pn, lh, rh)
 }
 
-// subtreeHoldsAny reports whether any of the leaves is in x's subtree.
-func (t *Tree) subtreeHoldsAny(x treemath.NodeIndex, leaves []uint32) bool {
-	for _, u := range leaves {
-		if inSubtree(x, treemath.LeafIndex(u).Node()) {
-			return true
-		}
-	}
-	return false
-}
-
 // inSubtree reports whether y is x or a descendant of x.
 func inSubtree(x, y treemath.NodeIndex) bool {
-	k := x.Level()
 	// The subtree of x at level k covers node indices x-(2^k-1) .. x+(2^k-1).
-	span := treemath.NodeIndex(1)<<k - 1
+	span := treemath.NodeIndex(1)<<x.Level() - 1
 	return y >= x-span && y <= x+span
 }
 

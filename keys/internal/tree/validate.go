@@ -206,26 +206,38 @@ func (t *Tree) Validate(groupID []byte, req *wire.RequiredCapabilities) error {
 }
 
 // checkUnmergedLeaves checks the unmerged_leaves lists (RFC 9420
-// §12.4.3.1): each is a non-blank leaf below its parent, listed by every
-// non-blank parent in between.
+// §12.4.3.1): each is a non-blank leaf below its parent, listed once, and
+// listed by every non-blank parent in between. The lists are indexed first
+// so that a hostile tree with long lists costs linear time.
 func (t *Tree) checkUnmergedLeaves() error {
 	n := t.LeafCount()
+	sets := make(map[treemath.NodeIndex]map[uint32]bool)
 	for i := 1; i < len(t.nodes); i += 2 {
 		p := treemath.NodeIndex(i)
 		pn := t.nodes[p].parent
 		if pn == nil {
 			continue
 		}
+		set := make(map[uint32]bool, len(pn.UnmergedLeaves))
 		for _, u := range pn.UnmergedLeaves {
+			if set[u] {
+				return invalid("parent node %d lists unmerged leaf %d twice", p, u)
+			}
+			set[u] = true
 			l := treemath.LeafIndex(u)
 			if !n.ContainsLeaf(l) || !inSubtree(p, l.Node()) || t.nodes[l.Node()].leaf == nil {
 				return invalid("parent node %d lists unmerged leaf %d that is blank or not below it", p, u)
 			}
-			for _, x := range n.DirectPath(l.Node()) {
+		}
+		sets[p] = set
+	}
+	for p, set := range sets {
+		for u := range set {
+			for _, x := range n.DirectPath(treemath.LeafIndex(u).Node()) {
 				if x == p {
 					break
 				}
-				if q := t.nodes[x].parent; q != nil && !slices.Contains(q.UnmergedLeaves, u) {
+				if q, ok := sets[x]; ok && !q[u] {
 					return invalid("unmerged leaf %d of node %d is missing from node %d", u, p, x)
 				}
 			}
