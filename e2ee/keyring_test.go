@@ -353,3 +353,35 @@ func TestMultipleSenders(t *testing.T) {
 		}
 	}
 }
+
+func TestReplayWindowConfig(t *testing.T) {
+	for _, w := range []int{-1, maxReplayWindow + 1} {
+		if _, err := NewReceiver(Config{ReplayWindow: w}); err == nil {
+			t.Errorf("replay window %d accepted", w)
+		}
+	}
+	// 100 rounds up to 128: a frame 127 behind the newest is accepted once,
+	// one 128 behind is too old.
+	key := newKey(t, AES128GCMSHA256)
+	r, err := NewReceiver(Config{ReplayWindow: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Add(1, key)
+	s, _ := NewSender(Config{})
+	s.SetKey(1, key)
+	var frames [][]byte
+	for range 129 {
+		f, _ := s.Seal(nil, nil, nil)
+		frames = append(frames, f)
+	}
+	if _, err := r.Open(nil, frames[128], nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Open(nil, frames[1], nil); err != nil {
+		t.Fatalf("127 behind: %v", err)
+	}
+	if _, err := r.Open(nil, frames[0], nil); !errors.Is(err, ErrReplay) {
+		t.Fatalf("128 behind: %v", err)
+	}
+}
