@@ -3,9 +3,11 @@ package tree
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/tresor-dev/tresor/keys/internal/codec"
 	"github.com/tresor-dev/tresor/keys/internal/suite"
@@ -356,5 +358,87 @@ func TestSecretsNotPrinted(t *testing.T) {
 		if !bytes.Equal(sec, make([]byte, len(sec))) {
 			t.Fatal("Erase left a path secret in memory")
 		}
+	}
+}
+
+// TestValidateLeafNode checks the §7.3 rules that the vectors do not reach:
+// source, lifetime, capabilities, required capabilities, credential support
+// and duplicate keys.
+func TestValidateLeafNode(t *testing.T) {
+	g := buildTestGroup(t, 3, false)
+	s := g.s
+	resign := func(ln *wire.LeafNode, sig *suite.SignaturePrivateKey) {
+		tbs, err := ln.LeafNodeTBS(nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ln.Signature, err = s.SignWithLabel(sig, "LeafNodeTBS", tbs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := func() time.Time { return time.Unix(1_000_000, 0) }
+	check := LeafNodeCheck{Leaf: 3, Source: wire.SourceKeyPackage, Now: now}
+	m := newTestMember(t, s, "new")
+	if err := g.tree.ValidateLeafNode(m.leaf, check); err != nil {
+		t.Fatalf("valid leaf: %v", err)
+	}
+	cases := map[string]struct {
+		change func(ln *wire.LeafNode)
+		check  LeafNodeCheck
+	}{
+		"expired":             {func(ln *wire.LeafNode) { ln.Lifetime.NotAfter = 999_999 }, check},
+		"not yet valid":       {func(ln *wire.LeafNode) { ln.Lifetime.NotBefore = 1_000_001 }, check},
+		"wrong source":        {func(ln *wire.LeafNode) {}, LeafNodeCheck{Leaf: 3, Source: wire.SourceUpdate}},
+		"no mls10":            {func(ln *wire.LeafNode) { ln.Capabilities.Versions = []wire.ProtocolVersion{2} }, check},
+		"no suite":            {func(ln *wire.LeafNode) { ln.Capabilities.CipherSuites = []wire.CipherSuite{3} }, check},
+		"own credential":      {func(ln *wire.LeafNode) { ln.Capabilities.Credentials = []wire.CredentialType{wire.CredentialX509} }, check},
+		"unlisted extension":  {func(ln *wire.LeafNode) { ln.Extensions = []wire.Extension{{Type: 0xff00, Data: []byte{}}} }, check},
+		"required extension":  {func(ln *wire.LeafNode) {}, LeafNodeCheck{Leaf: 3, Required: &wire.RequiredCapabilities{ExtensionTypes: []wire.ExtensionType{0xff00}}}},
+		"required proposal":   {func(ln *wire.LeafNode) {}, LeafNodeCheck{Leaf: 3, Required: &wire.RequiredCapabilities{ProposalTypes: []wire.ProposalType{0xff00}}}},
+		"required credential": {func(ln *wire.LeafNode) {}, LeafNodeCheck{Leaf: 3, Required: &wire.RequiredCapabilities{CredentialTypes: []wire.CredentialType{wire.CredentialX509}}}},
+		"members lack x509": {func(ln *wire.LeafNode) {
+			ln.Credential = wire.Credential{Type: wire.CredentialX509, Certificates: [][]byte{{1}}}
+			ln.Capabilities.Credentials = []wire.CredentialType{wire.CredentialBasic, wire.CredentialX509}
+		}, check},
+		"duplicate enc key":    {func(ln *wire.LeafNode) { ln.EncryptionKey = g.tree.Leaf(1).EncryptionKey }, check},
+		"duplicate sig key":    {func(ln *wire.LeafNode) { ln.SignatureKey = g.tree.Leaf(1).SignatureKey }, check},
+		"invalid enc key":      {func(ln *wire.LeafNode) { ln.EncryptionKey = []byte{1} }, check},
+		"unknown source value": {func(ln *wire.LeafNode) { ln.Source = 9 }, LeafNodeCheck{Leaf: 3}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := newTestMember(t, s, "new")
+			ln := *m.leaf
+			c.change(&ln)
+			if ln.Source == wire.SourceKeyPackage {
+				resign(&ln, m.sig)
+			}
+			if err := g.tree.ValidateLeafNode(&ln, c.check); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ValidateLeafNode = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	// The signature key is checked: a leaf signed with another key fails.
+	m2 := newTestMember(t, s, "new")
+	ln := *m.leaf
+	resign(&ln, m2.sig)
+	if err := g.tree.ValidateLeafNode(&ln, check); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("leaf signed by another key: %v", err)
+	}
+	// An update leaf binds its position: valid at its own leaf only.
+	up := *g.tree.Leaf(1)
+	up.Source = wire.SourceUpdate
+	up.EncryptionKey = wire.HPKEPublicKey(m2.leaf.EncryptionKey)
+	tbs, _ := up.LeafNodeTBS(g.groupID, 1)
+	up.Signature, _ = s.SignWithLabel(g.members[1].sig, "LeafNodeTBS", tbs)
+	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 1, Source: wire.SourceUpdate}); err != nil {
+		t.Fatalf("valid update leaf: %v", err)
+	}
+	// Signed for position 2, presented at position 1: only the signature
+	// differs.
+	tbs, _ = up.LeafNodeTBS(g.groupID, 2)
+	up.Signature, _ = s.SignWithLabel(g.members[1].sig, "LeafNodeTBS", tbs)
+	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 1, Source: wire.SourceUpdate}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("update leaf signed for another position: %v", err)
 	}
 }
