@@ -36,6 +36,14 @@ func (p *Pending) erase() {
 	}
 }
 
+// TestingOnlyEpochSecrets returns the live secret buffers of the epoch the
+// pending Commit would start, so that tests can check that clearing it
+// zeroes them.
+func (p *Pending) TestingOnlyEpochSecrets() [][]byte {
+	e := p.next.epoch
+	return [][]byte{e.SenderData, e.Exporter, e.Confirmation, e.Membership, e.Resumption, e.Authenticator, e.External}
+}
+
 // Pending returns the pending Commit, or nil.
 func (s *State) Pending() *Pending { return s.pending }
 

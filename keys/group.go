@@ -1,0 +1,331 @@
+package keys
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/tresor-dev/tresor/keys/internal/codec"
+	"github.com/tresor-dev/tresor/keys/internal/group"
+	"github.com/tresor-dev/tresor/keys/internal/treemath"
+	"github.com/tresor-dev/tresor/keys/internal/wire"
+)
+
+// Config holds optional settings. A nil *Config selects the defaults.
+type Config struct {
+	// Rand is the source of randomness; nil means crypto/rand.Reader.
+	// Only tests should set it.
+	Rand io.Reader
+	// Now returns the current time, for KeyPackage lifetimes; nil means
+	// time.Now.
+	Now func() time.Time
+	// KeyPackageLifetime is how long a new KeyPackage is valid; zero
+	// means DefaultKeyPackageLifetime.
+	KeyPackageLifetime time.Duration
+	// Logger receives one Debug record per rejected message (its error
+	// class and epoch, never a secret); nil discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) orDefault() *Config {
+	if c == nil {
+		return &Config{}
+	}
+	return c
+}
+
+func (c *Config) rand() io.Reader { return randOr(c.Rand) }
+
+func (c *Config) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+func (c *Config) internal() group.Config {
+	return group.Config{Rand: c.Rand, Now: c.Now}
+}
+
+// A Group is one member's state of an MLS group (RFC 9420): the ratchet
+// tree of members, the key schedule of the current epoch and the secret tree
+// for messages. Every join, removal and update is a Commit that moves the
+// group to a new epoch with fresh secrets; the previous epoch's secrets are
+// zeroed as soon as the new epoch begins.
+//
+// A Group changes only through [Group.MergePendingCommit] and through
+// messages that [Group.Process] accepts; every call that fails leaves it
+// unchanged. A Group is not safe for concurrent use.
+type Group struct {
+	_     [0]func() // not comparable
+	id    *Identity
+	cfg   *Config
+	st    *group.State
+	stats Stats
+}
+
+// Stats counts the messages a Group processed and rejected.
+type Stats struct {
+	Processed, Rejected uint64
+}
+
+// Stats returns the Group's counters.
+func (g *Group) Stats() Stats { return g.stats }
+
+// NewGroup creates a group with id as its only member, in epoch 0 (RFC 9420
+// §11), with a random 32-byte group ID. cfg may be nil.
+func NewGroup(id *Identity, cfg *Config) (*Group, error) {
+	if id == nil {
+		return nil, errNilIdentity
+	}
+	c := cfg.orDefault()
+	gid := make([]byte, 32)
+	if _, err := io.ReadFull(c.rand(), gid); err != nil {
+		return nil, fmt.Errorf("keys: group ID: %w", err)
+	}
+	st, err := group.Create(defaultSuite(), c.internal(), id.key, id.credential(), gid)
+	if err != nil {
+		return nil, classify("create group", err)
+	}
+	return &Group{id: id, cfg: c, st: st}, nil
+}
+
+// Join joins a group from a Welcome (an MLSMessage, RFC 9420 §12.4.3.1)
+// addressed to kp, which must carry the ratchet_tree extension (Tresor
+// committers always include it). It checks the tree (§7.9.2, §12.4.3.1),
+// the GroupInfo's signature and confirmation tag, and the path secret. On
+// success kp is used up. cfg may be nil.
+func Join(id *Identity, kp *KeyPackage, welcome []byte, cfg *Config) (*Group, error) {
+	if id == nil || kp == nil {
+		return nil, errNilIdentity
+	}
+	if kp.used {
+		return nil, fmt.Errorf("%w: KeyPackage already used", ErrInvalid)
+	}
+	if kp.id != id {
+		return nil, fmt.Errorf("%w: KeyPackage of another identity", ErrInvalid)
+	}
+	c := cfg.orDefault()
+	var m wire.MLSMessage
+	if err := codec.Unmarshal(welcome, &m); err != nil {
+		return nil, fmt.Errorf("%w: Welcome: %v", ErrMalformed, err)
+	}
+	if m.WireFormat != wire.WireFormatWelcome {
+		return nil, fmt.Errorf("%w: wire format %d is not a Welcome", ErrMalformed, m.WireFormat)
+	}
+	st, err := group.Join(defaultSuite(), c.internal(), id.key, kp.kp, kp.secrets, m.Welcome, nil)
+	if err != nil {
+		return nil, classify("join", err)
+	}
+	kp.used = true
+	return &Group{id: id, cfg: c, st: st}, nil
+}
+
+// GroupID returns the group's ID.
+func (g *Group) GroupID() []byte { return bytes.Clone(g.st.GroupContext().GroupID) }
+
+// Epoch returns the current epoch number (RFC 9420 §8.1).
+func (g *Group) Epoch() uint64 { return g.st.GroupContext().Epoch }
+
+// Active reports whether this client is still a member. It is false once a
+// Commit removed it; the Group then holds no secrets.
+func (g *Group) Active() bool { return !g.st.Removed() }
+
+// Self returns this client's member entry.
+func (g *Group) Self() Member {
+	l := g.st.OwnLeaf()
+	if ln := g.st.Tree().Leaf(l); ln != nil {
+		return memberOf(uint32(l), ln)
+	}
+	return Member{Leaf: uint32(l), Name: g.id.name, SignatureKey: g.id.PublicKey()}
+}
+
+// Members returns the members of the current epoch in leaf order: the MLS
+// roster, which is what a client should display (not the server's list).
+func (g *Group) Members() []Member {
+	var out []Member
+	g.st.Tree().Members(func(l treemath.LeafIndex, ln *wire.LeafNode) {
+		out = append(out, memberOf(uint32(l), ln))
+	})
+	return out
+}
+
+func (g *Group) member(l uint32) Member {
+	if ln := g.st.Tree().Leaf(treemath.LeafIndex(l)); ln != nil {
+		return memberOf(l, ln)
+	}
+	return Member{Leaf: l}
+}
+
+// Commit is a Commit created by [Group.CreateCommit], waiting for the
+// delivery service.
+type Commit struct {
+	// Message is the MLSMessage carrying the Commit, for every member.
+	// It is a PrivateMessage (RFC 9420 §6.3): the delivery service sees
+	// the group ID, the epoch and that it is a Commit, not its contents.
+	Message []byte
+	// Welcome is the MLSMessage for the added clients, or nil.
+	Welcome []byte
+	// Epoch is the epoch the Commit starts once merged.
+	Epoch uint64
+}
+
+// CreateCommit creates a Commit (RFC 9420 §12.4) that adds the clients of
+// the KeyPackages add (MLSMessages, as [KeyPackage.Bytes] makes them),
+// removes the members at the leaf indices remove, and always refreshes this
+// member's own leaf and path with an UpdatePath. With nothing to add or
+// remove it is the periodic update that gives the group post-compromise
+// security.
+//
+// The Group does not change: the caller sends Commit.Message (and
+// Commit.Welcome) to the delivery service, which accepts one Commit per
+// epoch, and then calls [Group.MergePendingCommit] if it was accepted or
+// [Group.ClearPendingCommit] if another member's Commit won, which it then
+// processes. Processing another member's Commit also discards the pending
+// one.
+func (g *Group) CreateCommit(add [][]byte, remove []uint32) (*Commit, error) {
+	adds := make([]*wire.KeyPackage, 0, len(add))
+	for _, msg := range add {
+		kp, err := decodeKeyPackage(msg)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, kp)
+	}
+	removes := make([]treemath.LeafIndex, len(remove))
+	for i, l := range remove {
+		removes[i] = treemath.LeafIndex(l)
+	}
+	p, err := g.st.CreateCommit(adds, removes)
+	if err != nil {
+		return nil, classify("create commit", err)
+	}
+	return &Commit{Message: bytes.Clone(p.Commit), Welcome: bytes.Clone(p.Welcome), Epoch: g.Epoch() + 1}, nil
+}
+
+// MergePendingCommit moves the group to the epoch of the pending Commit,
+// once the delivery service accepted it, and zeroes the previous epoch's
+// secrets.
+func (g *Group) MergePendingCommit() error {
+	if err := g.st.MergePending(); err != nil {
+		return classify("merge commit", err)
+	}
+	return nil
+}
+
+// ClearPendingCommit discards the pending Commit (the delivery service
+// rejected it) and zeroes the secrets of the epoch it would have started.
+func (g *Group) ClearPendingCommit() { g.st.ClearPending() }
+
+// HasPendingCommit reports whether a Commit is waiting to be merged or
+// cleared.
+func (g *Group) HasPendingCommit() bool { return g.st.Pending() != nil }
+
+// MessageKind says what a processed message carried.
+type MessageKind int
+
+// Kinds of [Message].
+const (
+	// Application data, e.g. a chat message (RFC 9420 §6.3).
+	Application MessageKind = iota + 1
+	// A proposal, kept for a later Commit (RFC 9420 §12.1).
+	Proposal
+	// A Commit, which moved the group to a new epoch (RFC 9420 §12.4).
+	CommitMessage
+)
+
+// Message is a message [Group.Process] accepted.
+type Message struct {
+	Kind MessageKind
+	// Sender is the member that sent it, as of the epoch it was sent in.
+	Sender Member
+	// Data is the application data of an Application message.
+	Data []byte
+	// Added and Removed are the members a Commit added and removed.
+	// If Removed holds this client, the Group is no longer Active.
+	Added, Removed []Member
+}
+
+// Process authenticates and applies a handshake or application message of
+// the current epoch (an MLSMessage carrying a PublicMessage or
+// PrivateMessage, RFC 9420 §6): application data is returned, and a Commit
+// is fully validated (signature, membership or AEAD tags, proposals §12.2,
+// UpdatePath and parent hashes §7.9, tree hash, confirmation tag §6.1)
+// before the group moves to the new epoch and the previous epoch's secrets
+// are zeroed. A message that fails returns an error wrapping one of this
+// package's sentinels and leaves the Group unchanged.
+func (g *Group) Process(msg []byte) (*Message, error) {
+	m, err := g.process(msg)
+	if err != nil {
+		g.stats.Rejected++
+		g.cfg.logger().Debug("keys: rejected message", "epoch", g.Epoch(), "err", err)
+		return nil, err
+	}
+	g.stats.Processed++
+	return m, nil
+}
+
+func (g *Group) process(msg []byte) (*Message, error) {
+	if !g.Active() {
+		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+	}
+	var m wire.MLSMessage
+	if err := codec.Unmarshal(msg, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	// Members before the message, to name those a Commit removes.
+	before := g.st.Tree()
+	p, err := g.st.Process(&m)
+	if err != nil {
+		return nil, classify("process", err)
+	}
+	out := &Message{Kind: MessageKind(p.Kind), Data: p.Data}
+	if ln := before.Leaf(p.Sender); ln != nil {
+		out.Sender = memberOf(uint32(p.Sender), ln)
+	}
+	for _, l := range p.Removed {
+		if ln := before.Leaf(l); ln != nil {
+			out.Removed = append(out.Removed, memberOf(uint32(l), ln))
+		}
+	}
+	for _, l := range p.Added {
+		out.Added = append(out.Added, g.member(uint32(l)))
+	}
+	return out, nil
+}
+
+// Seal encrypts application data (e.g. a chat message) for the members of
+// the current epoch as a PrivateMessage (RFC 9420 §6.3), signed by this
+// member and padded to a multiple of 32 bytes.
+func (g *Group) Seal(data []byte) ([]byte, error) {
+	out, err := g.st.Seal(data, nil)
+	if err != nil {
+		return nil, classify("seal", err)
+	}
+	return out, nil
+}
+
+// GroupInfo returns a signed GroupInfo of the current epoch with the
+// ratchet_tree extension, as an MLSMessage (RFC 9420 §12.4.3).
+func (g *Group) GroupInfo() ([]byte, error) {
+	if !g.Active() {
+		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+	}
+	out, err := g.st.GroupInfo()
+	if err != nil {
+		return nil, classify("group info", err)
+	}
+	return out, nil
+}
+
+// Close zeroes every secret the Group holds. The Group is unusable after.
+func (g *Group) Close() { g.st.Erase() }
