@@ -112,10 +112,10 @@ func (t *Tree) treeHashWithout(x treemath.NodeIndex, removed []uint32) ([]byte, 
 		nodes[i] = treemath.LeafIndex(u).Node()
 	}
 	slices.Sort(nodes)
-	return t.treeHashWithoutSorted(x, removed, nodes)
+	return t.treeHashWithoutSorted(x, nodes)
 }
 
-func (t *Tree) treeHashWithoutSorted(x treemath.NodeIndex, removed []uint32, sorted []treemath.NodeIndex) ([]byte, error) {
+func (t *Tree) treeHashWithoutSorted(x treemath.NodeIndex, sorted []treemath.NodeIndex) ([]byte, error) {
 	// The subtree of x at level k covers node indices x-(2^k-1) .. x+(2^k-1).
 	span := treemath.NodeIndex(1)<<x.Level() - 1
 	i, _ := slices.BinarySearch(sorted, x-span)
@@ -127,11 +127,11 @@ func (t *Tree) treeHashWithoutSorted(x treemath.NodeIndex, removed []uint32, sor
 	}
 	left, _ := x.Left()
 	right, _ := x.Right()
-	lh, err := t.treeHashWithoutSorted(left, removed, sorted)
+	lh, err := t.treeHashWithoutSorted(left, sorted)
 	if err != nil {
 		return nil, err
 	}
-	rh, err := t.treeHashWithoutSorted(right, removed, sorted)
+	rh, err := t.treeHashWithoutSorted(right, sorted)
 	if err != nil {
 		return nil, err
 	}

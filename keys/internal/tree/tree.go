@@ -68,8 +68,9 @@ func New(s *suite.Suite, ln *wire.LeafNode) *Tree {
 // (RFC 9420 §12.4.3.3): the array with trailing blank nodes removed, which
 // the receiver extends with blank nodes to the next full tree. Only the
 // shape is checked (leaves at even positions, parents at odd ones, the last
-// node a leaf so that the tree is in its truncated form of §7.8); the
-// contents are checked by [Tree.Validate]. The tree keeps the nodes of rt.
+// node a leaf so that the tree is in its truncated form of §7.8, unmerged
+// leaves inside their parent's subtree); the contents are checked by
+// [Tree.Validate]. The tree keeps the nodes of rt.
 func FromRatchetTree(s *suite.Suite, rt wire.RatchetTree) (*Tree, error) {
 	if len(rt) == 0 || rt[len(rt)-1] == nil {
 		return nil, invalid("ratchet tree is empty or ends with a blank node")
@@ -98,6 +99,13 @@ func FromRatchetTree(s *suite.Suite, rt wire.RatchetTree) (*Tree, error) {
 		case i%2 == 0 && wn.Type == wire.NodeTypeLeaf && wn.Leaf != nil:
 			t.nodes[i].leaf = wn.Leaf
 		case i%2 == 1 && wn.Type == wire.NodeTypeParent && wn.Parent != nil:
+			// Unmerged leaves outside the parent's subtree would make
+			// resolutions point outside the tree.
+			for _, u := range wn.Parent.UnmergedLeaves {
+				if !n.ContainsLeaf(treemath.LeafIndex(u)) || !inSubtree(treemath.NodeIndex(i), treemath.LeafIndex(u).Node()) {
+					return nil, invalid("parent node %d lists unmerged leaf %d outside its subtree", i, u)
+				}
+			}
 			t.nodes[i].parent = wn.Parent
 		default:
 			return nil, invalid("node %d has type %d", i, wn.Type)

@@ -122,6 +122,9 @@ func TestFromRatchetTreeShape(t *testing.T) {
 		"parent at leaf":   {parent},
 		"leaf at parent":   {leaf, leaf, leaf},
 	}
+	bad["unmerged leaf outside the tree"] = wire.RatchetTree{leaf, {Type: wire.NodeTypeParent, Parent: &wire.ParentNode{UnmergedLeaves: []uint32{5000}}}, leaf}
+	bad["unmerged leaf wrapping around"] = wire.RatchetTree{leaf, {Type: wire.NodeTypeParent, Parent: &wire.ParentNode{UnmergedLeaves: []uint32{1 << 31}}}, leaf}
+	bad["unmerged leaf in another subtree"] = wire.RatchetTree{leaf, parent, leaf, {Type: wire.NodeTypeParent, Parent: &wire.ParentNode{}}, leaf, {Type: wire.NodeTypeParent, Parent: &wire.ParentNode{UnmergedLeaves: []uint32{0}}}, leaf}
 	for name, rt := range bad {
 		if _, err := FromRatchetTree(s, rt); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
