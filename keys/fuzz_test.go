@@ -1,0 +1,116 @@
+package keys
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// FuzzProcess feeds arbitrary bytes to a member of a three-member group,
+// seeded with a genuine chat message and Commit: nothing may panic, every
+// failure is typed and leaves the state unchanged.
+func FuzzProcess(f *testing.F) {
+	var ms []*member
+	var chat, commit []byte
+	setup := func(t testing.TB) {
+		ms = newTestGroup(t, "alice", "bob", "carol")
+		var err error
+		if chat, err = ms[0].g.Seal([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := ms[2].g.CreateCommit(nil, []uint32{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit = c.Message
+	}
+	setup(f)
+	f.Add(chat)
+	f.Add(commit)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g := ms[1].g
+		before := snap(t, g)
+		if _, err := g.Process(data); err != nil {
+			if !typed(err) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			if !snap(t, g).equal(before) {
+				t.Fatal("state changed by a rejected message")
+			}
+			return
+		}
+		setup(t) // accepted: start over from the seeds' epoch
+	})
+}
+
+// FuzzJoin feeds arbitrary Welcomes to a joiner: nothing may panic and every
+// failure is typed.
+func FuzzJoin(f *testing.F) {
+	var dan *Identity
+	var kp *KeyPackage
+	var welcome []byte
+	setup := func(t testing.TB) {
+		ms := newTestGroup(t, "alice", "bob")
+		dan = newIdentity(t, "dan")
+		kp = keyPackage(t, dan)
+		c, err := ms[0].g.CreateCommit([][]byte{kp.Bytes()}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		welcome = c.Welcome
+	}
+	setup(f)
+	f.Add(welcome)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := Join(dan, kp, data, nil); err != nil {
+			if !typed(err) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			return
+		}
+		setup(t)
+	})
+}
+
+// FuzzParseIdentity requires that an identity that parses re-encodes to the
+// same bytes.
+func FuzzParseIdentity(f *testing.F) {
+	id, err := NewIdentity(nil, "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(id.Marshal())
+	f.Add([]byte(identityPrefix))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, err := ParseIdentity(data)
+		if err != nil {
+			if !typed(err) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(id.Marshal(), data) {
+			t.Fatal("identity does not re-encode to its input")
+		}
+	})
+}
+
+// FuzzVerifyKeyPackage checks that KeyPackage verification never panics
+// and fails only with typed errors.
+func FuzzVerifyKeyPackage(f *testing.F) {
+	id, err := NewIdentity(nil, "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	kp, err := NewKeyPackage(id, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(kp.Bytes())
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := VerifyKeyPackage(data, now); err != nil && !typed(err) {
+			t.Fatalf("untyped error: %v", err)
+		}
+	})
+}
