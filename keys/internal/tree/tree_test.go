@@ -20,9 +20,9 @@ func suite1(t testing.TB) *suite.Suite {
 	return s
 }
 
-// validationTree returns tree number i of the suite-1 tree-validation
-// vectors and its group ID.
-func validationTree(t *testing.T, i int) (*Tree, []byte) {
+// validationTrees loads the tree-validation vectors and returns a function
+// that builds suite-1 tree number i and returns it with its group ID.
+func validationTrees(t *testing.T) func(t *testing.T, i int) (*Tree, []byte) {
 	t.Helper()
 	var vs []struct {
 		CipherSuite uint16           `json:"cipher_suite"`
@@ -30,21 +30,25 @@ func validationTree(t *testing.T, i int) (*Tree, []byte) {
 		GroupID     vectors.HexBytes `json:"group_id"`
 	}
 	vectors.Load(t, "tree-validation", &vs)
-	for _, v := range vs {
-		if v.CipherSuite == 1 {
-			if i == 0 {
-				return decodeTree(t, suite1(t), v.Tree), v.GroupID
+	return func(t *testing.T, i int) (*Tree, []byte) {
+		t.Helper()
+		for _, v := range vs {
+			if v.CipherSuite == 1 {
+				if i == 0 {
+					return decodeTree(t, suite1(t), v.Tree), v.GroupID
+				}
+				i--
 			}
-			i--
 		}
+		t.Fatal("no such vector")
+		return nil, nil
 	}
-	t.Fatal("no such vector")
-	return nil, nil
 }
 
 // TestValidateRejects checks that Validate notices each kind of damage a
 // malicious Welcome could carry.
 func TestValidateRejects(t *testing.T) {
+	validationTree := validationTrees(t)
 	// Vector 10: get_tree(7) plus an Add, so it has unmerged leaves.
 	cases := map[string]func(tr *Tree){
 		"parent key replaced": func(tr *Tree) {
