@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	mrand "math/rand/v2"
 	"testing"
 	"time"
 
@@ -440,5 +442,51 @@ func TestValidateLeafNode(t *testing.T) {
 	up.Signature, _ = s.SignWithLabel(g.members[1].sig, "LeafNodeTBS", tbs)
 	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 1, Source: wire.SourceUpdate}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("update leaf signed for another position: %v", err)
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no entropy") }
+
+// TestCreateUpdatePathRand checks that all randomness comes from the
+// injected reader: equal seeds give byte-identical UpdatePaths, different
+// seeds different ones, and a failing reader leaves the tree unchanged.
+func TestCreateUpdatePathRand(t *testing.T) {
+	g := buildTestGroup(t, 5, false)
+	c := g.members[3]
+	create := func(r io.Reader) ([]byte, error) {
+		tr := g.tree.Clone()
+		path, ps, cs, err := tr.CreateUpdatePath(3, UpdatePathParams{Rand: r, LeafNode: c.leaf, SignatureKey: c.sig, GroupID: g.groupID, GroupContext: g.groupContext})
+		if err != nil {
+			return nil, err
+		}
+		ps.Erase()
+		clear(cs)
+		return codec.Marshal(path)
+	}
+	var seed [32]byte
+	a, err := create(mrand.NewChaCha8(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := create(mrand.NewChaCha8(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("equal seeds gave different UpdatePaths")
+	}
+	seed[0] = 1
+	if d, _ := create(mrand.NewChaCha8(seed)); bytes.Equal(a, d) {
+		t.Fatal("different seeds gave the same UpdatePath")
+	}
+	before := encodeTree(t, g.tree)
+	tr := g.tree.Clone()
+	if _, _, _, err := tr.CreateUpdatePath(3, UpdatePathParams{Rand: failingReader{}, LeafNode: c.leaf, SignatureKey: c.sig, GroupID: g.groupID, GroupContext: g.groupContext}); err == nil {
+		t.Fatal("CreateUpdatePath succeeded without randomness")
+	}
+	if !bytes.Equal(encodeTree(t, tr), before) {
+		t.Fatal("a failed CreateUpdatePath changed the tree")
 	}
 }

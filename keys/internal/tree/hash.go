@@ -195,13 +195,12 @@ func (t *Tree) nodeParentHash(x treemath.NodeIndex) []byte {
 }
 
 // VerifyParentHashes checks that the tree is parent-hash valid (RFC 9420
-// §7.9.2): every non-blank parent node P has a child C and a node D in the
-// resolution of C such that
+// §7.9.2): every non-blank parent node P has exactly one descendant D for
+// which, C being the child of P above D and S the other child,
 //
-//   - D.parent_hash is the parent hash of P with co-path child S, the other
-//     child of P;
-//   - the unmerged leaves of P that lie under C are exactly the resolution
-//     of C without D.
+//   - D.parent_hash is the parent hash of P with co-path child S;
+//   - D is in the resolution of C, and the unmerged leaves of P under C are
+//     exactly the resolution of C without D.
 //
 // That is, every parent node was set by an UpdatePath whose chain of
 // parent hashes reaches a signed leaf; leaves added later appear only as
@@ -215,52 +214,68 @@ func (t *Tree) VerifyParentHashes() error {
 		}
 		left, _ := p.Left()
 		right, _ := p.Right()
-		ok, err := t.parentHashLinked(p, pn, left, right)
+		nl, err := t.parentHashLinks(p, pn, left, right)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			if ok, err = t.parentHashLinked(p, pn, right, left); err != nil {
-				return err
-			}
+		nr, err := t.parentHashLinks(p, pn, right, left)
+		if err != nil {
+			return err
 		}
-		if !ok {
-			return invalid("parent node %d is not parent-hash valid", p)
+		// RFC 9420 §7.9.2 asks for exactly one such descendant.
+		if nl+nr != 1 {
+			return invalid("parent node %d is parent-hash valid with respect to %d descendants, want 1", p, nl+nr)
 		}
 	}
 	return nil
 }
 
-// parentHashLinked reports whether P (with node pn) is parent-hash valid
-// through its child c, s being the other child.
-func (t *Tree) parentHashLinked(p treemath.NodeIndex, pn *wire.ParentNode, c, s treemath.NodeIndex) (bool, error) {
-	want, err := t.parentHash(p, s)
-	if err != nil {
-		return false, err
-	}
+// parentHashLinks counts the nodes D under child c of P (with node pn)
+// with respect to which P is parent-hash valid, s being the other child.
+// Since the resolution of c without D must equal P's unmerged leaves under
+// c, the only candidate for D is the one node of the resolution that is
+// not such an unmerged leaf; so the count is 0 or 1, found in O(r log r)
+// for a resolution of r nodes.
+func (t *Tree) parentHashLinks(p treemath.NodeIndex, pn *wire.ParentNode, c, s treemath.NodeIndex) (int, error) {
 	res := t.Resolution(c)
-	for _, d := range res {
-		ph := t.nodeParentHash(d)
-		if ph == nil || !bytes.Equal(ph, want) {
+	var under []treemath.NodeIndex // P's unmerged leaves under c
+	for _, u := range pn.UnmergedLeaves {
+		if x := treemath.LeafIndex(u).Node(); inSubtree(c, x) {
+			under = append(under, x)
+		}
+	}
+	if len(res) != len(under)+1 {
+		return 0, nil
+	}
+	slices.Sort(res)
+	slices.Sort(under)
+	// Find the one element of res that is not in under; the others must
+	// pair up exactly.
+	d, j := treemath.NodeIndex(0), 0
+	found := false
+	for _, x := range res {
+		if j < len(under) && under[j] == x {
+			j++
 			continue
 		}
-		// The rest of the resolution must be exactly P's unmerged leaves
-		// under c.
-		var under []treemath.NodeIndex
-		for _, u := range pn.UnmergedLeaves {
-			if x := treemath.LeafIndex(u).Node(); inSubtree(c, x) {
-				under = append(under, x)
-			}
+		if found {
+			return 0, nil
 		}
-		rest := make([]treemath.NodeIndex, 0, len(res))
-		for _, x := range res {
-			if x != d {
-				rest = append(rest, x)
-			}
-		}
-		slices.Sort(under)
-		slices.Sort(rest)
-		return slices.Equal(under, rest), nil
+		d, found = x, true
 	}
-	return false, nil
+	if !found || j != len(under) {
+		return 0, nil
+	}
+	ph := t.nodeParentHash(d)
+	if ph == nil {
+		return 0, nil
+	}
+	want, err := t.parentHash(p, s)
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.Equal(ph, want) {
+		return 0, nil
+	}
+	return 1, nil
 }

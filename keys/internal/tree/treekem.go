@@ -11,29 +11,26 @@ import (
 	"github.com/tresor-dev/tresor/keys/internal/wire"
 )
 
-// TreeKEM (RFC 9420 §7.4–§7.7). A committer refreshing its path:
+// TreeKEM (RFC 9420 §7.4–§7.7). A committer refreshing its path generates
+// a fresh HPKE key pair for its leaf and a chain of path secrets, one per
+// node of its filtered direct path fdp:
 //
-//	leaf_secret (random, Nh bytes)
-//	  ├─ DeriveSecret(., "node") → DeriveKeyPair → new leaf key
-//	  └─ DeriveSecret(., "path") = path_secret[0]   for fdp[0]
-//	       path_secret[i]   → DeriveSecret(., "node") → DeriveKeyPair → key of fdp[i]
-//	       path_secret[i+1] = DeriveSecret(path_secret[i], "path")
-//	       ...
-//	       commit_secret    = DeriveSecret(path_secret[last], "path")
+//	path_secret[0]   random, KDF.Nh bytes                 for fdp[0]
+//	path_secret[n]   = DeriveSecret(path_secret[n-1], "path")   for fdp[n]
+//	node_secret[n]   = DeriveSecret(path_secret[n], "node")
+//	node_priv[n], node_pub[n] = KEM.DeriveKeyPair(node_secret[n])
+//	commit_secret    = DeriveSecret(path_secret[last], "path")
 //
-// where fdp is the committer's filtered direct path. path_secret[i] is
-// encrypted to every node of the resolution of fdp[i]'s child on the
-// copath, except leaves the same Commit adds (they get their path secret
-// in the Welcome), with
+// path_secret[n] is encrypted to every node of the resolution of fdp[n]'s
+// child on the copath, except leaves the same Commit adds (they get their
+// path secret in the Welcome), with
 //
-//	EncryptWithLabel(node_pub, "UpdatePathNode", GroupContext, path_secret[i])
+//	EncryptWithLabel(node_pub, "UpdatePathNode", GroupContext, path_secret[n])
 //
 // where GroupContext is the encoding of the provisional GroupContext of the
-// new epoch, whose tree hash is that of the tree with the path merged.
-// (The leaf secret's place in the chain is not visible on the wire and is
-// not fixed by the RFC's interoperability vectors; deriving both the leaf
-// key and path_secret[0] from one random value follows the RFC's example in
-// §7.4.)
+// new epoch, whose tree hash is that of the tree with the path merged. With
+// an empty filtered direct path (a group of one) the commit secret is
+// path_secret[0] itself: nobody else derives it.
 
 // updatePathLabel is the label of EncryptWithLabel for path secrets (RFC
 // 9420 §7.6).
@@ -41,8 +38,8 @@ const updatePathLabel = "UpdatePathNode"
 
 // UpdatePathParams configures [Tree.CreateUpdatePath].
 type UpdatePathParams struct {
-	// Rand is the source of the leaf secret and of the HPKE ephemeral keys;
-	// nil means crypto/rand.Reader.
+	// Rand is the source of the leaf key, path_secret[0] and the HPKE
+	// ephemeral keys; nil means crypto/rand.Reader.
 	Rand io.Reader
 	// LeafNode is the template of the committer's new leaf node: its
 	// signature key, credential, capabilities and extensions are kept; the
@@ -63,8 +60,8 @@ type UpdatePathParams struct {
 }
 
 // CreateUpdatePath refreshes the committer's leaf and filtered direct path
-// and merges them into t (RFC 9420 §7.5, §12.4.2): it derives new secrets
-// from a fresh leaf secret, blanks the committer's direct path, sets the
+// and merges them into t (RFC 9420 §7.5, §12.4.2): it generates a fresh
+// leaf key and path secrets, blanks the committer's direct path, sets the
 // new public keys and parent hashes (§7.9), signs the new leaf node (source
 // commit) and encrypts each path secret to the copath resolutions. It
 // returns the UpdatePath for the Commit, the committer's new secrets (to
@@ -88,27 +85,21 @@ func (t *Tree) CreateUpdatePath(committer treemath.LeafIndex, c UpdatePathParams
 	s := t.suite
 	fdp := t.FilteredDirectPath(committer)
 
-	leafSecret := make([]byte, s.Nh())
-	defer clear(leafSecret)
-	if _, err := io.ReadFull(rnd, leafSecret); err != nil {
-		return nil, nil, nil, fmt.Errorf("tree: reading leaf secret: %w", err)
-	}
-	leaf, err := newPathNode(s, leafSecret)
+	leafKey, err := s.GenerateHPKEKey(rnd)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("tree: generating leaf key: %w", err)
 	}
-	clear(leaf.secret) // only the leaf key is kept
-	ps := &PathSecrets{leafKey: leaf.key, nodes: make(map[treemath.NodeIndex]*pathNode, len(fdp)), replaced: 1}
+	ps := &PathSecrets{leafKey: leafKey, nodes: make(map[treemath.NodeIndex]*pathNode, len(fdp)), replaced: 1}
 	fail := func(err error) (*wire.UpdatePath, *PathSecrets, []byte, error) {
 		ps.Erase()
 		return nil, nil, nil, err
 	}
-	first, err := s.DeriveSecret(leafSecret, "path")
-	if err != nil {
-		return fail(fmt.Errorf("tree: deriving path secret: %w", err))
+	first := make([]byte, s.Nh())
+	defer clear(first)
+	if _, err := io.ReadFull(rnd, first); err != nil {
+		return fail(fmt.Errorf("tree: reading path secret: %w", err))
 	}
 	nodes, commitSecret, err := deriveChain(s, len(fdp), first)
-	clear(first)
 	if err != nil {
 		return fail(err)
 	}
@@ -129,7 +120,7 @@ func (t *Tree) CreateUpdatePath(committer treemath.LeafIndex, c UpdatePathParams
 		return fail(err)
 	}
 	ln := *c.LeafNode
-	ln.EncryptionKey = wire.HPKEPublicKey(leaf.key.Public())
+	ln.EncryptionKey = wire.HPKEPublicKey(leafKey.Public())
 	ln.Source = wire.SourceCommit
 	ln.Lifetime = wire.Lifetime{}
 	ln.ParentHash = parentHash
