@@ -360,3 +360,17 @@ func Create(s *suite.Suite, cfg Config, sig *suite.SignaturePrivateKey, cred wir
 	}
 	return st, nil
 }
+
+// TestingOnlyImpersonate returns a throwaway copy of s that acts as the
+// member at leaf, signing with sig, for benchmarks that need Commits from
+// members whose states they do not keep (to fill a large tree's parent
+// nodes). The copy shares s's epoch secrets and tree: it may create Commits
+// (sent as PublicMessage, so that s's secret tree is not used) and must
+// then be discarded with ClearPending, never merged or erased.
+func (s *State) TestingOnlyImpersonate(leaf treemath.LeafIndex, sig *suite.SignaturePrivateKey) *State {
+	c := *s
+	c.own, c.sig, c.pending = leaf, sig, nil
+	c.cfg.PublicCommits = true
+	c.priv = nil
+	return &c
+}
