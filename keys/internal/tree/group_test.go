@@ -241,6 +241,27 @@ func TestGroupLifecycle(t *testing.T) {
 	}
 	g.commit(t, 3, nil)
 	check("truncated")
+	// An Update proposal from leaf 2, committed by leaf 0: leaf 2 swaps in
+	// its new leaf key once the Commit is accepted.
+	upKey, err := g.s.GenerateHPKEKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := *g.tree.Leaf(2)
+	up.Source = wire.SourceUpdate
+	up.EncryptionKey = wire.HPKEPublicKey(upKey.Public())
+	tbs, _ := up.LeafNodeTBS(g.groupID, 2)
+	up.Signature, _ = g.s.SignWithLabel(g.members[2].sig, "LeafNodeTBS", tbs)
+	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 2, Source: wire.SourceUpdate}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.tree.UpdateLeaf(2, &up); err != nil {
+		t.Fatal(err)
+	}
+	g.members[2].priv.SetLeafKey(upKey)
+	g.members[2].leaf = &up
+	g.commit(t, 0, nil)
+	check("update from leaf 2")
 	// Every member commits once.
 	for l := range g.members {
 		g.commit(t, l, nil)

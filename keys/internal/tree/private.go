@@ -65,6 +65,16 @@ func (p *PrivateTree) Erase() {
 	}
 }
 
+// SetLeafKey replaces the leaf's private key, erasing the old one, when
+// an Update proposal the member sent (RFC 9420 §12.1.2) is committed: the
+// member's new leaf node carries the public key of key.
+func (p *PrivateTree) SetLeafKey(key *suite.HPKEPrivateKey) {
+	if p.leafKey != nil && p.leafKey != key {
+		p.leafKey.Erase()
+	}
+	p.leafKey = key
+}
+
 // newPathNode derives the key pair of a node from its path secret (RFC
 // 9420 §7.4):
 //
