@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor/sfu/internal/pktcache"
+	"github.com/tresor-dev/tresor/sfu/internal/rtcpx"
 )
 
 // downTrack is one published track as one subscriber receives it: a
@@ -236,8 +236,12 @@ func (d *downTrack) forward(pk *packet) (sent, needKey bool) {
 		_ = o.SetExtension(d.levelID, d.level[:])
 	}
 	if d.twccID != 0 {
-		binary.BigEndian.PutUint16(d.twcc[:], uint16(d.p.twccSeq.Add(1)))
+		seq := uint16(d.p.twccSeq.Add(1))
+		binary.BigEndian.PutUint16(d.twcc[:], seq)
 		_ = o.SetExtension(d.twccID, d.twcc[:])
+		// Departure time: the packet's arrival, shared by all subscribers;
+		// only differences between one connection's packets matter.
+		d.p.bwe.OnSent(seq, len(pk.payload)+o.MarshalSize(), pk.arrival.UnixNano())
 	}
 	if _, err := d.writer.WriteRTP(o, pk.payload); err != nil {
 		d.p.room.sfu.metrics.writeErrors.Inc()
@@ -268,8 +272,9 @@ func (d *downTrack) switchTo(pk *packet) {
 
 // rtcpLoop reads the subscriber's RTCP for this track: key-frame requests
 // go (merged) to the publisher, NACKs are answered from the publisher-side
-// cache. Reading also feeds pion's interceptors (TWCC feedback to the
-// bandwidth estimator, receiver reports).
+// cache, TWCC feedback feeds the connection's bandwidth estimator. Reading
+// also feeds pion's interceptors (sender reports). Decoding allocates
+// nothing (package rtcpx).
 func (d *downTrack) rtcpLoop(sender *webrtc.RTPSender) {
 	s := d.p.room.sfu
 	buf := make([]byte, 1500)
@@ -278,14 +283,15 @@ func (d *downTrack) rtcpLoop(sender *webrtc.RTPSender) {
 		if err != nil {
 			return
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			s.metrics.badPackets.Inc()
-			continue
-		}
-		for _, pkt := range pkts {
-			switch pkt := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+		for b := buf[:n]; len(b) > 0; {
+			pkt, kind, rest, err := rtcpx.Next(b)
+			if err != nil {
+				s.metrics.badPackets.Inc()
+				break
+			}
+			b = rest
+			switch kind {
+			case rtcpx.KindPLI, rtcpx.KindFIR:
 				s.metrics.plisIn.Inc()
 				d.mu.Lock()
 				l := d.current
@@ -294,17 +300,24 @@ func (d *downTrack) rtcpLoop(sender *webrtc.RTPSender) {
 				}
 				d.mu.Unlock()
 				d.t.requestKeyFrame(l)
-			case *rtcp.TransportLayerNack:
-				for _, pair := range pkt.Nacks {
-					pair.Range(func(seq uint16) bool {
-						s.metrics.nacks.Inc()
-						d.retransmit(seq)
-						return true
-					})
+			case rtcpx.KindNACK:
+				rtcpx.ForEachNACK(pkt, d.retransmitNACKed)
+			case rtcpx.KindTWCC:
+				if e := d.p.bwe; e != nil {
+					e.Begin()
+					if err := rtcpx.ForEachTWCC(pkt, e.Packet); err != nil {
+						s.metrics.badPackets.Inc()
+					}
+					e.End(s.cfg.Now().UnixNano())
 				}
 			}
 		}
 	}
+}
+
+func (d *downTrack) retransmitNACKed(seq uint16) {
+	d.p.room.sfu.metrics.nacks.Inc()
+	d.retransmit(seq)
 }
 
 // retransmit resends the packet the subscriber knows as outSeq, from the
@@ -354,8 +367,10 @@ func (d *downTrack) retransmit(outSeq uint16) {
 	o.Timestamp = d.rtxIn.Timestamp - e.tsOff
 	o.Extension, o.Extensions = false, d.rtxExts[:0]
 	if d.twccID != 0 {
-		binary.BigEndian.PutUint16(d.rtxTWCC[:], uint16(d.p.twccSeq.Add(1)))
+		seq := uint16(d.p.twccSeq.Add(1))
+		binary.BigEndian.PutUint16(d.rtxTWCC[:], seq)
 		_ = o.SetExtension(d.twccID, d.rtxTWCC[:])
+		d.p.bwe.OnSent(seq, len(payload)+o.MarshalSize(), d.p.room.sfu.cfg.Now().UnixNano())
 	}
 	if _, err := w.WriteRTP(o, payload); err != nil {
 		m.writeErrors.Inc()

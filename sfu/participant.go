@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tresor-dev/tresor/sfu/internal/bwe"
 )
 
 // ErrUnknownTrack is returned when a track ID names no track of the
@@ -31,13 +30,14 @@ type Participant struct {
 
 	pub *webrtc.PeerConnection
 	sub *webrtc.PeerConnection
-	bwe atomic.Pointer[cc.BandwidthEstimator]
+	bwe *bwe.Estimator // nil when bandwidth estimation is off
 
 	twccSeq  atomic.Uint32 // transport-wide sequence on the subscribe connection
 	subReady atomic.Bool   // subscribe connection connected (DTLS-SRTP keys ready)
 
 	mu          sync.Mutex
 	canPublish  Sources
+	noAutoSub   bool
 	sources     map[string]Source // declared source per track ID
 	muted       map[string]bool
 	published   map[string]*publishedTrack
@@ -53,11 +53,14 @@ type Participant struct {
 func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participant, error) {
 	s := r.sfu
 	ctx, stop := context.WithCancel(context.Background())
-	p := &Participant{room: r, id: id, sig: sig, ctx: ctx, stop: stop, canPublish: o.canPublish,
+	p := &Participant{room: r, id: id, sig: sig, ctx: ctx, stop: stop, canPublish: o.canPublish, noAutoSub: o.noAutoSub,
 		sources: map[string]Source{}, muted: map[string]bool{}, published: map[string]*publishedTrack{},
 		downs: map[*publishedTrack]*downTrack{}, pending: map[Role][]webrtc.ICECandidateInit{},
 		wantLayer: LayerAuto, negKick: make(chan struct{}, 1), negLoopDone: make(chan struct{})}
 
+	if !s.cfg.DisableBandwidthEstimation {
+		p.bwe = bwe.New(bwe.Config{Initial: s.cfg.InitialBitrate})
+	}
 	var err error
 	p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -102,13 +105,18 @@ func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participa
 		}
 	})
 	go p.negotiateLoop()
+	if p.bwe != nil {
+		go p.layerLoop()
+	}
 	return p, nil
 }
 
 // subscribeAPI builds the pion API of this participant's subscribe
-// connection: sender reports (RFC 3550 §6.4.1) and, unless disabled, send-side
-// bandwidth estimation from TWCC feedback (Google congestion control). No NACK
-// responder: NACKs are answered from the publisher-side packet cache.
+// connection: sender reports (RFC 3550 §6.4.1) only. There is no NACK
+// responder (NACKs are answered from the publisher-side packet cache) and no
+// TWCC interceptor: down tracks stamp transport-wide sequence numbers
+// themselves and feed the connection's bandwidth estimator (package bwe),
+// which allocates nothing per packet.
 func (p *Participant) subscribeAPI() (*webrtc.API, error) {
 	s := p.room.sfu
 	me, err := newMediaEngine()
@@ -121,22 +129,6 @@ func (p *Participant) subscribeAPI() (*webrtc.API, error) {
 		return nil, fmt.Errorf("sfu: sender reports: %w", err)
 	}
 	ir.Add(sr)
-	if !s.cfg.DisableBandwidthEstimation {
-		f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-			est, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(s.cfg.InitialBitrate),
-				gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
-			if err == nil {
-				var be cc.BandwidthEstimator = est
-				p.bwe.Store(&be)
-			}
-			return est, err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("sfu: congestion control: %w", err)
-		}
-		ir.Add(f)
-		ir.Add(attrPoolFactory{pool: &sync.Pool{New: func() any { return make(interceptor.Attributes, 4) }}})
-	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(s.setting)), nil
 }
@@ -339,8 +331,8 @@ func (p *Participant) downTracks() []*downTrack {
 }
 
 func (p *Participant) targetBitrate() int {
-	if b := p.bwe.Load(); b != nil {
-		return (*b).GetTargetBitrate()
+	if p.bwe != nil {
+		return p.bwe.Estimate()
 	}
 	return 0
 }
@@ -413,7 +405,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 // subscribe adds a down track for t to the subscribe connection.
 func (p *Participant) subscribe(t *publishedTrack) {
 	p.mu.Lock()
-	if p.closed || p.downs[t] != nil {
+	if p.closed || p.noAutoSub || p.downs[t] != nil {
 		p.mu.Unlock()
 		return
 	}
@@ -496,6 +488,26 @@ func (p *Participant) negotiateLoop() {
 	}
 }
 
+// layerLoop re-chooses simulcast layers from the bandwidth estimate.
+func (p *Participant) layerLoop() {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		want := p.wantLayer
+		p.mu.Unlock()
+		est := p.bwe.Estimate()
+		for _, d := range p.downTracks() {
+			d.selectLayer(want, est)
+		}
+	}
+}
+
 func (p *Participant) offer() error {
 	offer, err := p.sub.CreateOffer(nil)
 	if err != nil {
@@ -510,32 +522,4 @@ func (p *Participant) offer() error {
 		return fmt.Errorf("sfu: subscribe: send offer: %w", err)
 	}
 	return nil
-}
-
-// attrPool is an interceptor placed outermost on subscribe connections. pion
-// hands local streams a nil Attributes map, and the congestion controller
-// then allocates one per packet; attrPool lends it a pooled map instead so
-// forwarding stays allocation-free.
-type attrPool struct {
-	interceptor.NoOp
-	pool *sync.Pool
-}
-
-type attrPoolFactory struct{ pool *sync.Pool }
-
-func (f attrPoolFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &attrPool{pool: f.pool}, nil
-}
-
-func (a *attrPool) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
-	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, attrs interceptor.Attributes) (int, error) {
-		if attrs != nil {
-			return w.Write(h, payload, attrs)
-		}
-		m, _ := a.pool.Get().(interceptor.Attributes)
-		clear(m)
-		n, err := w.Write(h, payload, m)
-		a.pool.Put(m)
-		return n, err
-	})
 }

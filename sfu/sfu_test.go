@@ -142,9 +142,10 @@ func TestOnePublisherFiveSubscribersByteIdentical(t *testing.T) {
 	api := newAPI(t, peertest.Config{})
 
 	subs := make([]*collector, 5)
+	clients := make([]*peertest.Client, 5)
 	for i := range subs {
 		subs[i] = newCollector()
-		join(t, ctx, s, api, "r", fmt.Sprintf("sub%d", i), subs[i])
+		clients[i] = join(t, ctx, s, api, "r", fmt.Sprintf("sub%d", i), subs[i])
 	}
 	pub := join(t, ctx, s, api, "r", "pub", nil)
 	snd, err := pub.AddVideo("cam")
@@ -192,6 +193,25 @@ func TestOnePublisherFiveSubscribersByteIdentical(t *testing.T) {
 	})
 	if got, want := metric(t, s, "packets_out_total"), float64(5*(hi-lo+1)); got < want {
 		t.Errorf("packets_out_total = %v, want ≥ %v", got, want)
+	}
+	// Transport-wide CC feedback reached the estimator: without loss it grows
+	// from the 1 Mbps initial value.
+	if est := clients[0].Part.BandwidthEstimate(); est <= 1_000_000 {
+		t.Errorf("bandwidth estimate %d did not move from its initial 1 Mbps", est)
+	}
+	// Steady-state forwarding allocates nothing: one more packet through
+	// the real down track, SRTP and socket.
+	synthetic := make([]byte, 1100)
+	peertest.FillPayload(synthetic, true, false, false, 1<<40, time.Now().UnixNano())
+	fwd, err := sfu.TestingOnlyForwarder(clients[0].Part, "pub", "cam", synthetic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fwd() {
+		t.Fatal("forwarder wrote nothing")
+	}
+	if allocs := testing.AllocsPerRun(200, func() { fwd() }); allocs != 0 {
+		t.Errorf("forwarding one packet to one subscriber allocates %v times, want 0", allocs)
 	}
 	if got := metric(t, s, "participants"); got != 6 {
 		t.Errorf("participants gauge = %v, want 6", got)

@@ -116,6 +116,14 @@ type JoinOption func(*joinOptions)
 
 type joinOptions struct {
 	canPublish Sources
+	noAutoSub  bool
+}
+
+// WithAutoSubscribe sets whether the participant automatically receives
+// every track published in the room (the default). A publish-only
+// participant (a bot, a load generator) turns it off.
+func WithAutoSubscribe(on bool) JoinOption {
+	return func(o *joinOptions) { o.noAutoSub = !on }
 }
 
 // WithPublishSources limits what the participant may publish. By default a

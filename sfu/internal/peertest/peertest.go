@@ -57,14 +57,14 @@ func NewAPI(cfg Config) (*webrtc.API, error) {
 			return nil, fmt.Errorf("peertest: extension: %w", err)
 		}
 	}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
 	ir := &interceptor.Registry{}
 	if !cfg.NoInterceptors {
-		if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, ir, webrtc.WithInterceptorLoggerFactory(lf)); err != nil {
 			return nil, fmt.Errorf("peertest: interceptors: %w", err)
 		}
 	}
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelDisabled
 	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

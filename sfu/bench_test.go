@@ -1,0 +1,141 @@
+package sfu_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"github.com/tresor-dev/tresor/sfu/loadtest"
+)
+
+// peerProcessEnv makes the test binary run the load peers (publishers and
+// subscribers) instead of tests, so that benchmarks measure the server's CPU
+// and allocations alone.
+const peerProcessEnv = "TRESOR_SFU_LOAD_PEERS"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(peerProcessEnv) == "1" {
+		if err := loadtest.PeersMain(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func peerCommand() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), peerProcessEnv+"=1")
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// benchForward runs one publisher at 1 Mbps (30 fps, 1100-byte opaque
+// payloads, i.e. SFrame-sized) to subs subscribers. b.N is the number of
+// packets delivered (one packet to one subscriber); the publisher sends
+// b.N/subs packets in real time. Reported: cpu-us/pkt (server process CPU
+// per delivered packet), p99-ms and p50-ms (publisher to subscriber through
+// the server), allocs/pkt, delivered/s, mem-KiB/sub.
+func benchForward(b *testing.B, mode loadtest.Mode, subs int) {
+	packets := max(b.N/subs, 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cfg := loadtest.Config{Mode: mode, Publishers: 1, Subscribers: subs, Packets: packets, Command: peerCommand}
+	if path := os.Getenv("TRESOR_SFU_STEADY_MEMPROFILE"); path != "" {
+		// Profile allocations of the measured (steady-state) phase only.
+		cfg.OnMeasure = func(start bool) {
+			if start {
+				runtime.MemProfileRate = 1
+				return
+			}
+			runtime.MemProfileRate = 0
+			f, err := os.Create(path)
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}
+	}
+	if path := os.Getenv("TRESOR_SFU_STEADY_CPUPROFILE"); path != "" {
+		cfg.OnMeasure = func(start bool) {
+			if start {
+				f, err := os.Create(path)
+				if err == nil {
+					_ = pprof.StartCPUProfile(f)
+				}
+				return
+			}
+			pprof.StopCPUProfile()
+		}
+	}
+	res, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Delivered < res.Expected*99/100 {
+		b.Fatalf("delivered %d of %d packets", res.Delivered, res.Expected)
+	}
+	if res.Corrupt > 0 {
+		b.Fatalf("%d corrupted packets", res.Corrupt)
+	}
+	b.ReportMetric(res.CPUMicrosPerPacket, "cpu-us/pkt")
+	b.ReportMetric(res.P99Ms, "p99-ms")
+	b.ReportMetric(res.P50Ms, "p50-ms")
+	b.ReportMetric(res.AllocsPerPacket, "allocs/pkt")
+	b.ReportMetric(res.DeliveredPerSec, "delivered/s")
+	b.ReportMetric(res.MemPerSubscriber/1024, "mem-KiB/sub")
+	b.ReportMetric(0, "ns/op") // wall time per op is set by the media rate, not by the server
+	b.Logf("%v", res)
+}
+
+// BenchmarkForward measures Tresor's SFU. Run with a fixed count, e.g.
+// -bench Forward -benchtime=20000x (each run sets up real peers).
+func BenchmarkForward(b *testing.B) {
+	for _, subs := range []int{10, 50} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) { benchForward(b, loadtest.ModeSFU, subs) })
+	}
+}
+
+// BenchmarkForwardBarePion is the baseline: pion's broadcast example
+// (TrackRemote.Read → one TrackLocalStaticRTP.Write, default interceptors)
+// on the same single UDP port, with the same peers and media.
+func BenchmarkForwardBarePion(b *testing.B) {
+	for _, subs := range []int{10, 50} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) { benchForward(b, loadtest.ModeBarePion, subs) })
+	}
+}
+
+// TestLoadHarness runs the harness briefly in both modes, so that the
+// benchmarks' machinery (child peer process, signaling, measurement) is
+// exercised by every test run.
+func TestLoadHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a peer process; skipped in -short mode")
+	}
+	for _, mode := range []loadtest.Mode{loadtest.ModeSFU, loadtest.ModeBarePion} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		res, err := loadtest.Run(ctx, loadtest.Config{Mode: mode, Publishers: 1, Subscribers: 2, Packets: 30,
+			Command: peerCommand})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if res.Delivered != res.Expected || res.Expected != 60 || res.Corrupt != 0 {
+			t.Fatalf("%s: %v", mode, res)
+		}
+		if res.CPUMicrosPerPacket <= 0 || res.P99Ms <= 0 {
+			t.Fatalf("%s: no measurement: %v", mode, res)
+		}
+		t.Logf("%v", res)
+	}
+}

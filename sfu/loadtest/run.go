@@ -1,0 +1,551 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tresor-dev/tresor/sfu"
+	"github.com/tresor-dev/tresor/sfu/internal/peertest"
+)
+
+// Mode selects the server under test.
+type Mode string
+
+// Modes.
+const (
+	// ModeSFU is Tresor's SFU.
+	ModeSFU Mode = "sfu"
+	// ModeBarePion is pion's broadcast example pattern: Read from the
+	// TrackRemote, Write to one TrackLocalStaticRTP shared by all
+	// subscribers, default interceptors.
+	ModeBarePion Mode = "bare"
+)
+
+// Config describes one load run.
+type Config struct {
+	Mode        Mode
+	Publishers  int
+	Subscribers int
+	// BitrateBps per publisher (default 1 Mbps); Payload bytes per packet
+	// (default 1100, an SFrame-encrypted video packet); FPS (default 30).
+	BitrateBps int
+	Payload    int
+	FPS        int
+	// Packets per publisher in the measured phase (default 10 s of media).
+	Packets int
+	// Command starts the child process running PeersMain on its stdin and
+	// stdout.
+	Command func() *exec.Cmd
+	// SFU configures the SFU in ModeSFU.
+	SFU sfu.Config
+	// OnMeasure, when set, is called with true as the measured phase starts
+	// and false when it ends (to profile only steady-state forwarding).
+	OnMeasure func(start bool)
+}
+
+// Result is what a run measured. CPU and allocations are the server
+// process's only: the peers run in the child.
+type Result struct {
+	Mode                 Mode
+	Publishers           int
+	Subscribers          int
+	PPS                  int // packets per second per publisher
+	Expected, Delivered  int64
+	Seconds              float64
+	DeliveredPerSec      float64
+	CPUMicrosPerPacket   float64 // server CPU (user+sys) per delivered packet
+	DeliveredPerCPUSec   float64 // = 1e6 / CPUMicrosPerPacket
+	AllocsPerPacket      float64
+	BytesAllocPerPacket  float64
+	P50Ms, P99Ms, MeanMs float64 // publisher → subscriber, through the server
+	MemPerSubscriber     float64 // bytes of live heap per subscriber
+	Corrupt              int64
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("%-4s pubs=%d subs=%d pps/pub=%d delivered=%d/%d (%.0f/s) cpu=%.2fµs/pkt (%.0f pkt/cpu-s) "+
+		"allocs=%.3f/pkt (%.0f B/pkt) latency p50=%.2fms p99=%.2fms mem/sub=%.1fKiB",
+		r.Mode, r.Publishers, r.Subscribers, r.PPS, r.Delivered, r.Expected, r.DeliveredPerSec, r.CPUMicrosPerPacket,
+		r.DeliveredPerCPUSec, r.AllocsPerPacket, r.BytesAllocPerPacket, r.P50Ms, r.P99Ms, r.MemPerSubscriber/1024)
+}
+
+type server interface {
+	join(id string, pub bool) error
+	publishOffer(id string, offer webrtc.SessionDescription) (webrtc.SessionDescription, error)
+	subscribeAnswer(id string, answer webrtc.SessionDescription) error
+	candidate(id string, role int, c webrtc.ICECandidateInit) error
+	tracks() int
+	close() error
+}
+
+// Run performs one load run.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Publishers <= 0 {
+		cfg.Publishers = 1
+	}
+	if cfg.BitrateBps <= 0 {
+		cfg.BitrateBps = 1_000_000
+	}
+	if cfg.Payload <= 0 {
+		cfg.Payload = 1100
+	}
+	if cfg.FPS <= 0 {
+		cfg.FPS = 30
+	}
+	perFrame := max(1, cfg.BitrateBps/8/cfg.FPS/cfg.Payload)
+	pps := perFrame * cfg.FPS
+	if cfg.Packets <= 0 {
+		cfg.Packets = 10 * pps
+	}
+	res := Result{Mode: cfg.Mode, Publishers: cfg.Publishers, Subscribers: cfg.Subscribers, PPS: pps}
+
+	cmd := cfg.Command()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return res, fmt.Errorf("loadtest: stdin: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, fmt.Errorf("loadtest: stdout: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("loadtest: start peers: %w", err)
+	}
+	var c *conn
+	defer func() {
+		if c != nil {
+			c.close()
+			time.Sleep(10 * time.Millisecond) // let "quit" out
+		}
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	c = newConn(stdout, stdin)
+
+	var srv server
+	switch cfg.Mode {
+	case ModeSFU:
+		srv, err = newSFUServer(ctx, c, cfg.SFU)
+	case ModeBarePion:
+		srv, err = newBareServer(c)
+	default:
+		err = fmt.Errorf("loadtest: unknown mode %q", cfg.Mode)
+	}
+	if err != nil {
+		return res, err
+	}
+	defer srv.close()
+
+	if err := c.send(msg{Op: "setup", Setup: &Setup{Publishers: cfg.Publishers, Subscribers: cfg.Subscribers,
+		Payload: cfg.Payload, PPS: pps, PerFrame: perFrame}}); err != nil {
+		return res, err
+	}
+	ready := make(chan struct{}, 1)
+	stats := make(chan *PeerStats, 1)
+	readErr := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		readErr <- dispatch(c, srv, ready, stats)
+	}()
+
+	wait := func(what string, cond func() bool, d time.Duration) error {
+		deadline := time.Now().Add(d)
+		for !cond() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("loadtest: timed out waiting for %s", what)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case err := <-readErr:
+				return fmt.Errorf("loadtest: peers ended while waiting for %s: %w", what, err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return nil
+	}
+	if err := wait("publishers", func() bool { return srv.tracks() >= cfg.Publishers }, 30*time.Second); err != nil {
+		return res, err
+	}
+	heapBase := liveHeap()
+	if err := c.send(msg{Op: "subs"}); err != nil {
+		return res, err
+	}
+	got := false
+	if err := wait("subscribers", func() bool {
+		select {
+		case <-ready:
+			got = true
+		default:
+		}
+		return got
+	}, 60*time.Second); err != nil {
+		return res, err
+	}
+	time.Sleep(500 * time.Millisecond) // warm up: key frames, estimators, caches
+	if cfg.Subscribers > 0 {
+		res.MemPerSubscriber = float64(liveHeap()-heapBase) / float64(cfg.Subscribers)
+	}
+
+	var ms0, ms1 runtime.MemStats
+	if cfg.OnMeasure != nil {
+		cfg.OnMeasure(true)
+	}
+	runtime.ReadMemStats(&ms0)
+	cpu0 := cpuTime()
+	if err := c.send(msg{Op: "measure", N: cfg.Packets}); err != nil {
+		return res, err
+	}
+	var st *PeerStats
+	select {
+	case st = <-stats:
+	case err := <-readErr:
+		return res, fmt.Errorf("loadtest: peers ended: %w", err)
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	cpu1 := cpuTime()
+	runtime.ReadMemStats(&ms1)
+	if cfg.OnMeasure != nil {
+		cfg.OnMeasure(false)
+	}
+	_ = c.send(msg{Op: "quit"})
+
+	res.Expected, res.Delivered, res.Seconds = st.Expected, st.Delivered, st.Seconds
+	res.P50Ms, res.P99Ms, res.MeanMs, res.Corrupt = st.P50Ms, st.P99Ms, st.MeanMs, st.Corrupt
+	if st.Delivered > 0 {
+		d := float64(st.Delivered)
+		res.DeliveredPerSec = d / st.Seconds
+		res.CPUMicrosPerPacket = float64((cpu1 - cpu0).Microseconds()) / d
+		if res.CPUMicrosPerPacket > 0 {
+			res.DeliveredPerCPUSec = 1e6 / res.CPUMicrosPerPacket
+		}
+		res.AllocsPerPacket = float64(ms1.Mallocs-ms0.Mallocs) / d
+		res.BytesAllocPerPacket = float64(ms1.TotalAlloc-ms0.TotalAlloc) / d
+	}
+	return res, nil
+}
+
+func dispatch(c *conn, srv server, ready chan<- struct{}, stats chan<- *PeerStats) error {
+	for {
+		m, err := c.recv()
+		if err != nil {
+			return err
+		}
+		switch m.Op {
+		case "join":
+			err = srv.join(m.ID, m.Pub)
+		case "offer":
+			if m.SDP == nil {
+				return errors.New("loadtest: offer without SDP")
+			}
+			var ans webrtc.SessionDescription
+			if ans, err = srv.publishOffer(m.ID, *m.SDP); err == nil {
+				err = c.send(msg{Op: "answer", ID: m.ID, SDP: &ans})
+			}
+		case "answer":
+			if m.SDP == nil {
+				return errors.New("loadtest: answer without SDP")
+			}
+			err = srv.subscribeAnswer(m.ID, *m.SDP)
+		case "cand":
+			if m.Cand != nil {
+				err = srv.candidate(m.ID, m.Role, *m.Cand)
+			}
+		case "ready":
+			ready <- struct{}{}
+		case "stats":
+			stats <- m.Stats
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// sfuServer drives Tresor's SFU.
+type sfuServer struct {
+	ctx  context.Context
+	c    *conn
+	s    *sfu.SFU
+	mu   sync.Mutex
+	part map[string]*sfu.Participant
+	pubs map[string]bool
+	n    int
+}
+
+func newSFUServer(ctx context.Context, c *conn, cfg sfu.Config) (*sfuServer, error) {
+	srv := &sfuServer{ctx: ctx, c: c, part: map[string]*sfu.Participant{}, pubs: map[string]bool{}}
+	user := cfg.OnEvent
+	cfg.OnEvent = func(e sfu.Event) {
+		if e.Type == sfu.EventTrackPublished {
+			srv.mu.Lock()
+			srv.n++
+			srv.mu.Unlock()
+		}
+		if user != nil {
+			user(e)
+		}
+	}
+	s, err := sfu.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	srv.s = s
+	return srv, nil
+}
+
+type sfuSignaler struct {
+	srv *sfuServer
+	id  string
+	pub bool
+}
+
+func (g sfuSignaler) SendOffer(_ context.Context, offer webrtc.SessionDescription) error {
+	if g.pub {
+		return nil // publishers in a load run receive nothing
+	}
+	return g.srv.c.send(msg{Op: "offer", ID: g.id, SDP: &offer})
+}
+
+func (g sfuSignaler) SendCandidate(_ context.Context, role sfu.Role, c webrtc.ICECandidateInit) error {
+	if (role == sfu.RolePublish) != g.pub {
+		return nil // the child has only the one connection this peer uses
+	}
+	return g.srv.c.send(msg{Op: "cand", ID: g.id, Cand: &c})
+}
+
+func (srv *sfuServer) join(id string, pub bool) error {
+	var opts []sfu.JoinOption
+	if pub {
+		opts = append(opts, sfu.WithAutoSubscribe(false))
+	}
+	p, err := srv.s.Join(srv.ctx, "load", id, sfuSignaler{srv: srv, id: id, pub: pub}, opts...)
+	if err != nil {
+		return err
+	}
+	srv.mu.Lock()
+	srv.part[id] = p
+	srv.pubs[id] = pub
+	srv.mu.Unlock()
+	return nil
+}
+
+func (srv *sfuServer) get(id string) (*sfu.Participant, error) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	p := srv.part[id]
+	if p == nil {
+		return nil, fmt.Errorf("loadtest: unknown participant %q", id)
+	}
+	return p, nil
+}
+
+func (srv *sfuServer) publishOffer(id string, offer webrtc.SessionDescription) (webrtc.SessionDescription, error) {
+	p, err := srv.get(id)
+	if err != nil {
+		return webrtc.SessionDescription{}, err
+	}
+	return p.HandlePublishOffer(srv.ctx, offer)
+}
+
+func (srv *sfuServer) subscribeAnswer(id string, answer webrtc.SessionDescription) error {
+	p, err := srv.get(id)
+	if err != nil {
+		return err
+	}
+	return p.HandleSubscribeAnswer(srv.ctx, answer)
+}
+
+func (srv *sfuServer) candidate(id string, _ int, c webrtc.ICECandidateInit) error {
+	p, err := srv.get(id)
+	if err != nil {
+		return err
+	}
+	srv.mu.Lock()
+	pub := srv.pubs[id]
+	srv.mu.Unlock()
+	role := sfu.RoleSubscribe
+	if pub {
+		role = sfu.RolePublish
+	}
+	return p.AddICECandidate(role, c)
+}
+
+func (srv *sfuServer) tracks() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.n
+}
+
+func (srv *sfuServer) close() error { return srv.s.Close() }
+
+// bareServer is pion's broadcast example, one PeerConnection per peer,
+// sharing one UDP port like the SFU so that only the forwarding differs.
+type bareServer struct {
+	c    *conn
+	api  *webrtc.API
+	conn io.Closer
+	mu   sync.Mutex
+	pcs  map[string]*peertest.Peer
+	loc  []*webrtc.TrackLocalStaticRTP
+	wg   sync.WaitGroup
+}
+
+func newBareServer(c *conn) (*bareServer, error) {
+	api, closer, err := bareAPI()
+	if err != nil {
+		return nil, err
+	}
+	return &bareServer{c: c, api: api, conn: closer, pcs: map[string]*peertest.Peer{}}, nil
+}
+
+func (b *bareServer) join(id string, pub bool) error {
+	p, err := peertest.New(b.api)
+	if err != nil {
+		return err
+	}
+	p.PC.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			j := c.ToJSON()
+			_ = b.c.send(msg{Op: "cand", ID: id, Cand: &j})
+		}
+	})
+	b.mu.Lock()
+	b.pcs[id] = p
+	locals := append([]*webrtc.TrackLocalStaticRTP(nil), b.loc...)
+	b.mu.Unlock()
+	if pub {
+		p.PC.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, "video", remote.StreamID())
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.loc = append(b.loc, local)
+			b.mu.Unlock()
+			// Ask for a key frame (the broadcast example sends PLI on a timer).
+			_ = p.PC.WriteRTCP(pliFor(remote))
+			buf := make([]byte, 1500)
+			for {
+				n, _, err := remote.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := local.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+					return
+				}
+			}
+		})
+		return nil
+	}
+	for _, l := range locals {
+		sender, err := p.PC.AddTrack(l)
+		if err != nil {
+			return err
+		}
+		b.wg.Add(1)
+		go func() { // read RTCP so interceptors (NACK responder, reports) run
+			defer b.wg.Done()
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := sender.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	offer, err := p.Offer()
+	if err != nil {
+		return err
+	}
+	return b.c.send(msg{Op: "offer", ID: id, SDP: &offer})
+}
+
+func (b *bareServer) peer(id string) (*peertest.Peer, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.pcs[id]
+	if p == nil {
+		return nil, fmt.Errorf("loadtest: unknown peer %q", id)
+	}
+	return p, nil
+}
+
+func (b *bareServer) publishOffer(id string, offer webrtc.SessionDescription) (webrtc.SessionDescription, error) {
+	p, err := b.peer(id)
+	if err != nil {
+		return webrtc.SessionDescription{}, err
+	}
+	return p.Answer(offer)
+}
+
+func (b *bareServer) subscribeAnswer(id string, answer webrtc.SessionDescription) error {
+	p, err := b.peer(id)
+	if err != nil {
+		return err
+	}
+	return p.SetRemoteDescription(answer)
+}
+
+func (b *bareServer) candidate(id string, _ int, c webrtc.ICECandidateInit) error {
+	p, err := b.peer(id)
+	if err != nil {
+		return err
+	}
+	return p.AddICECandidate(c)
+}
+
+func (b *bareServer) tracks() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.loc)
+}
+
+func (b *bareServer) close() error {
+	b.mu.Lock()
+	pcs := make([]*peertest.Peer, 0, len(b.pcs))
+	for _, p := range b.pcs {
+		pcs = append(pcs, p)
+	}
+	b.mu.Unlock()
+	for _, p := range pcs {
+		_ = p.Close()
+	}
+	b.wg.Wait()
+	return b.conn.Close()
+}
