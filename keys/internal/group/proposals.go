@@ -110,6 +110,9 @@ func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (
 		if required, err = requiredCapabilities(a.extensions); err != nil {
 			return nil, err
 		}
+		if err := membersSupport(s.tree, a.extensions, required); err != nil {
+			return nil, err
+		}
 	} else if rc, err := requiredCapabilities(a.extensions); err == nil {
 		required = rc
 	}
@@ -261,4 +264,53 @@ func computePSKSecret(cs *suite.Suite, cfg *Config, st *State, ids []wire.PreSha
 		return nil, fmt.Errorf("mls group: psk_secret: %w", err)
 	}
 	return p, nil
+}
+
+// defaultExtension reports whether t is one of the extension types every
+// client supports without listing it (RFC 9420 §7.2).
+func defaultExtension(t wire.ExtensionType) bool {
+	return t >= wire.ExtensionApplicationID && t <= wire.ExtensionExternalSenders
+}
+
+// membersSupport checks a GroupContextExtensions proposal against the
+// members (RFC 9420 §12.1.7: "A member of the group applying a
+// GroupContextExtensions proposal MUST verify that every member supports
+// every extension in the proposal" and the required_capabilities it sets,
+// §11.1).
+func membersSupport(t *tree.Tree, exts []wire.Extension, req *wire.RequiredCapabilities) error {
+	var err error
+	t.Members(func(l treemath.LeafIndex, ln *wire.LeafNode) {
+		if err != nil {
+			return
+		}
+		caps := &ln.Capabilities
+		for _, e := range exts {
+			if !defaultExtension(e.Type) && !slices.Contains(caps.Extensions, e.Type) {
+				err = fmt.Errorf("%w: member %d does not support extension %d", ErrInvalid, l, e.Type)
+				return
+			}
+		}
+		if req == nil {
+			return
+		}
+		for _, e := range req.ExtensionTypes {
+			if !defaultExtension(e) && !slices.Contains(caps.Extensions, e) {
+				err = fmt.Errorf("%w: member %d does not support required extension %d", ErrInvalid, l, e)
+				return
+			}
+		}
+		for _, p := range req.ProposalTypes {
+			if !(p >= wire.ProposalAdd && p <= wire.ProposalGroupContextExtensions) && !slices.Contains(caps.Proposals, p) {
+				err = fmt.Errorf("%w: member %d does not support required proposal %d", ErrInvalid, l, p)
+				return
+			}
+		}
+		for _, ct := range req.CredentialTypes {
+			if !slices.Contains(caps.Credentials, ct) {
+				err = fmt.Errorf("%w: member %d does not support required credential %d", ErrInvalid, l, ct)
+				return
+			}
+		}
+	})
+	return err
 }
