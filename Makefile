@@ -11,10 +11,22 @@ GO ?= go
 
 test: deps build vet fmt-check unit
 
-# deps installs what the tests need on a fresh machine: Go modules now; the
-# browser tests (headless Chromium) add their install step here.
-deps:
+# deps installs what the tests need on a fresh machine: Go modules, and
+# Debian's Chromium for the browser tests (browsertest/) when
+# /usr/bin/chromium is missing (CI runs as root; elsewhere it uses sudo when
+# not root). The browser tests skip without Chromium, except in CI (CI=true),
+# where a missing browser fails them.
+deps: chromium
 	$(GO) mod download
+
+.PHONY: chromium
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	fi
 
 # build compiles every package without its tests (so code that compiles only
 # together with a _test.go file is caught), and the audited packages for the

@@ -3,6 +3,8 @@
 // of the audited keys and e2ee packages, all embedded in the Go binary.
 package web
 
+//go:generate go run ./internal/wasmbuild/genwasm
+
 import (
 	"embed"
 	"io/fs"

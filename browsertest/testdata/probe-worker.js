@@ -1,0 +1,34 @@
+// Test-only worker: loads the shipped tresor.wasm exactly as worker.js does
+// and runs SFrame operations the Go test asks for, so the test can compare
+// the browser's bytes with the Go e2ee package's.
+"use strict";
+importScripts("/wasm_exec.js");
+
+const ready = (async () => {
+  const go = new Go();
+  const { instance } = await WebAssembly.instantiateStreaming(fetch("/tresor.wasm"), go.importObject);
+  go.run(instance);
+  return globalThis.tresor;
+})();
+
+let sender, receiver;
+self.onmessage = async (e) => {
+  const api = await ready;
+  const { id, op, args } = e.data;
+  let result;
+  try {
+    switch (op) {
+      case "version": result = api.version; break;
+      case "newSender": sender = api.sframeSender(); result = sender.setKey(args.kid, args.key) ?? null; break;
+      case "newReceiver": receiver = api.sframeReceiver(); result = receiver.add(args.kid, args.key) ?? null; break;
+      case "encrypt": result = sender.encrypt(args.codec, args.frame); break;
+      case "decrypt": result = receiver.decrypt(args.codec, args.frame); break;
+      case "stats": result = { sender: sender.stats(), receiver: receiver.stats() }; break;
+      case "badArgs": result = [sender.setKey(-1, args.key), sender.setKey(1.5, args.key), sender.setKey(1, "x"), sender.encrypt("h264", new Uint8Array(4)), api.kid("a", 1)]; break;
+      default: throw new Error("unknown op " + op);
+    }
+    self.postMessage({ id, result });
+  } catch (err) {
+    self.postMessage({ id, error: String(err) });
+  }
+};
