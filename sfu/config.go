@@ -53,9 +53,10 @@ type Config struct {
 	// Default 300ms.
 	SpeakerInterval time.Duration
 
-	// DisableBandwidthEstimation turns off transport-wide congestion control
-	// (TWCC feedback + Google congestion control) on subscriber connections.
-	// Simulcast layers then follow explicit requests only.
+	// DisableBandwidthEstimation turns off send-side bandwidth estimation
+	// from transport-wide CC feedback on subscriber connections (the
+	// transport-wide sequence extension is then not sent). Simulcast layers
+	// then follow explicit requests only.
 	DisableBandwidthEstimation bool
 
 	// InitialBitrate is the initial per-subscriber bandwidth estimate in

@@ -85,9 +85,17 @@
 //     Config.PLIThrottle.
 //   - Receiver reports go to publishers and sender reports to subscribers
 //     (pion's report interceptors, RFC 3550 §6.4).
-//   - Each subscribe connection runs send-side bandwidth estimation
-//     (transport-wide CC feedback into Google congestion control, pion's
-//     gcc), which picks simulcast layers.
+//   - Each subscribe connection runs send-side bandwidth estimation from
+//     transport-wide CC feedback (draft-holmer-rmcat-transport-wide-cc-
+//     extensions-01): down tracks stamp the connection's transport-wide
+//     sequence numbers and the estimator (internal package bwe, a reduced
+//     Google congestion control: loss-based AIMD plus a queuing-delay
+//     over-use check) picks simulcast layers. pion's gcc interceptor does
+//     the full algorithm but allocates several objects per packet sent.
+//
+// RTCP from subscribers is decoded by a small allocation-free decoder
+// (internal package rtcpx) rather than pion/rtcp, which allocates per
+// packet.
 //
 // # Simulcast
 //

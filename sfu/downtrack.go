@@ -166,21 +166,20 @@ func (d *downTrack) selectLayer(want Layer, bitrate int) {
 		return
 	}
 	rates, present := d.t.layerBitrates()
-	best := Layer(-1)
+	// The highest allowed layer that fits the estimate; if none fits, the
+	// lowest present layer.
+	best, lowest := Layer(-1), Layer(-1)
 	for i := Layer(maxLayers - 1); i >= 0; i-- {
-		if !present[i] {
+		if !present[i] || (want != LayerAuto && i > want) {
 			continue
 		}
-		if want != LayerAuto && i > want {
-			continue
-		}
-		if best < 0 {
-			best = i // highest allowed layer, the fallback
-		}
-		if bitrate <= 0 || rates[i] == 0 || rates[i] <= uint64(bitrate) {
+		lowest = i
+		if best < 0 && (bitrate <= 0 || rates[i] == 0 || rates[i] <= uint64(bitrate)) {
 			best = i
-			break
 		}
+	}
+	if best < 0 {
+		best = lowest
 	}
 	if best < 0 {
 		best = LayerLow

@@ -3,6 +3,7 @@ package sfu_test
 import (
 	"context"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,6 +97,7 @@ type lossyNet struct {
 	mu     sync.Mutex
 	rng    *rand.Rand
 	rate   float64
+	onlyTo string // when set, only datagrams to this IP are dropped
 	seen   atomic.Int64
 	lost   atomic.Int64
 }
@@ -112,6 +114,11 @@ func newLossyNet(t *testing.T, rate float64) *lossyNet {
 	r.AddChunkFilter(func(c vnet.Chunk) bool {
 		if !ln.on.Load() || c.Network() != "udp" {
 			return true
+		}
+		if ln.onlyTo != "" {
+			if a, ok := c.DestinationAddr().(*net.UDPAddr); !ok || a.IP.String() != ln.onlyTo {
+				return true
+			}
 		}
 		ln.seen.Add(1)
 		ln.mu.Lock()

@@ -1,0 +1,172 @@
+package sfu_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tresor-dev/tresor/sfu"
+	"github.com/tresor-dev/tresor/sfu/internal/peertest"
+)
+
+// TestSimulcastSwitchNoSequenceGap publishes three simulcast layers and
+// switches a subscriber low → high → mid. Each switch must start at a key
+// frame of the new layer, and the subscriber must see one stream with
+// consecutive sequence numbers and non-decreasing timestamps.
+func TestSimulcastSwitchNoSequenceGap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := newSFU(t, sfu.Config{DisableBandwidthEstimation: true, PLIThrottle: 100 * time.Millisecond})
+	api := newAPI(t, peertest.Config{})
+
+	var mu sync.Mutex
+	var got []peertest.Received
+	sub, err := peertest.JoinSFU(ctx, s, api, "r", "sub", func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		peertest.Receive(tr, func(r peertest.Received) {
+			mu.Lock()
+			got = append(got, r)
+			mu.Unlock()
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	sub.Part.RequestLayer(sfu.LayerLow)
+
+	pub := join(t, ctx, s, api, "r", "pub", nil)
+	snd, err := pub.AddVideo("cam", "q", "h", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wgs []*sync.WaitGroup
+	for layer := range 3 {
+		wgs = append(wgs, pump(t, snd, layer, 2, 400*(layer+1), 20*time.Millisecond, stop))
+	}
+	defer func() {
+		close(stop)
+		for _, wg := range wgs {
+			wg.Wait()
+		}
+	}()
+
+	layerOf := func(r peertest.Received) int { return int(r.Index >> 56) }
+	waitLayer := func(layer int) int {
+		t.Helper()
+		var at int
+		eventually(t, 10*time.Second, "packets of the requested layer", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := len(got) - 1; i >= 0; i-- {
+				if layerOf(got[i]) == layer {
+					// Find the first packet of this run of the layer.
+					for at = i; at > 0 && layerOf(got[at-1]) == layer; at-- {
+					}
+					return len(got)-at > 10
+				}
+			}
+			return false
+		})
+		return at
+	}
+
+	waitLayer(0)
+	sub.Part.RequestLayer(sfu.LayerHigh)
+	switchUp := waitLayer(2)
+	sub.Part.RequestLayer(sfu.LayerMid)
+	switchDown := waitLayer(1)
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, at := range []int{switchUp, switchDown} {
+		if !got[at].Key {
+			t.Errorf("switch to layer %d did not start at a key frame (packet %d)", layerOf(got[at]), at)
+		}
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq != got[i-1].Seq+1 {
+			t.Fatalf("sequence gap at packet %d: %d after %d (layers %d → %d)",
+				i, got[i].Seq, got[i-1].Seq, layerOf(got[i-1]), layerOf(got[i]))
+		}
+		if d := int32(got[i].Timestamp - got[i-1].Timestamp); d < 0 {
+			t.Fatalf("timestamp went back at packet %d: %d after %d", i, got[i].Timestamp, got[i-1].Timestamp)
+		}
+		if got[i].Err != nil {
+			t.Fatalf("packet %d corrupted: %v", i, got[i].Err)
+		}
+	}
+	t.Logf("%d packets, switched up at %d and down at %d, no gap", len(got), switchUp, switchDown)
+}
+
+// TestBandwidthEstimateDrivesLayer: with transport-wide CC feedback, a
+// subscriber receives the top layer on a clean path and drops to the lowest
+// layer when 30% of the packets towards it are lost (vnet), without any
+// explicit request.
+func TestBandwidthEstimateDrivesLayer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	ln := newLossyNet(t, 0.30)
+	sfuNet := ln.host(t, "10.0.0.1")
+	pubNet := ln.host(t, "10.0.0.2")
+	subNet := ln.host(t, "10.0.0.3")
+	ln.onlyTo = "10.0.0.3"
+	if err := ln.router.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.router.Stop() })
+	s := newSFU(t, sfu.Config{Net: sfuNet, UDPAddr: "10.0.0.1:7882", PLIThrottle: 100 * time.Millisecond})
+
+	var mu sync.Mutex
+	last := -1
+	sub, err := peertest.JoinSFU(ctx, s, newAPI(t, peertest.Config{Net: subNet}), "r", "sub",
+		func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			peertest.Receive(tr, func(r peertest.Received) {
+				mu.Lock()
+				last = int(r.Index >> 56)
+				mu.Unlock()
+			})
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	pub := join(t, ctx, s, newAPI(t, peertest.Config{Net: pubNet}), "r", "pub", nil)
+	snd, err := pub.AddVideo("cam", "q", "h", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wgs []*sync.WaitGroup
+	for layer := range 3 { // ≈ 0.16, 0.49, 0.98 Mbps
+		wgs = append(wgs, pump(t, snd, layer, 1<<layer, 1000, 20*time.Millisecond, stop))
+	}
+	defer func() {
+		close(stop)
+		for _, wg := range wgs {
+			wg.Wait()
+		}
+	}()
+	layerIs := func(l int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return last == l
+		}
+	}
+	eventually(t, 10*time.Second, "top layer on a clean path", layerIs(2))
+	before := sub.Part.BandwidthEstimate()
+	ln.on.Store(true)
+	eventually(t, 15*time.Second, "lowest layer under 30% loss", layerIs(0))
+	ln.on.Store(false)
+	t.Logf("estimate %d bit/s on a clean path, %d bit/s after loss", before, sub.Part.BandwidthEstimate())
+}
