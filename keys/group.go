@@ -111,7 +111,7 @@ func Join(id *Identity, kp *KeyPackage, welcome []byte, cfg *Config) (*Group, er
 	if kp.used {
 		return nil, fmt.Errorf("%w: KeyPackage already used", ErrInvalid)
 	}
-	if kp.id != id {
+	if !bytes.Equal(kp.id.key.Public(), id.key.Public()) {
 		return nil, fmt.Errorf("%w: KeyPackage of another identity", ErrInvalid)
 	}
 	c := cfg.orDefault()

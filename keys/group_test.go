@@ -166,6 +166,10 @@ func TestGroupLifecycle(t *testing.T) {
 	}
 	agree(t, alice, bob, carol, dave)
 	codes[code(t, alice.g)] = true
+	// Dave cannot read what was said before he joined.
+	if _, err := dave.g.Process(msg); !errors.Is(err, ErrWrongEpoch) {
+		t.Fatalf("new member reads an earlier epoch: %v", err)
+	}
 
 	// Periodic update by Dave.
 	c, err = dave.g.CreateCommit(nil, nil)
