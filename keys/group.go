@@ -329,3 +329,12 @@ func (g *Group) GroupInfo() ([]byte, error) {
 
 // Close zeroes every secret the Group holds. The Group is unusable after.
 func (g *Group) Close() { g.st.Erase() }
+
+// String describes the group without its secrets.
+func (g *Group) String() string {
+	return fmt.Sprintf("keys.Group(epoch %d, %d members, leaf %d)", g.Epoch(), len(g.Members()), g.st.OwnLeaf())
+}
+
+// Format prints [Group.String] for every verb, so that no formatting of a
+// Group can reach its secrets.
+func (g *Group) Format(f fmt.State, _ rune) { io.WriteString(f, g.String()) }

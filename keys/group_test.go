@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -204,6 +205,14 @@ func TestGroupLifecycle(t *testing.T) {
 	codes[code(t, alice.g)] = true
 	if len(codes) != 4 {
 		t.Fatal("security code did not change with every Commit")
+	}
+	for c := range codes {
+		if !regexp.MustCompile(`^[0-9]{4} [0-9]{4} [0-9]{4}$`).MatchString(c) {
+			t.Fatalf("security code %q is not 3 groups of 4 digits", c)
+		}
+	}
+	if s := fmt.Sprintf("%v %+v %#v", alice.g, alice.g, alice.g); !strings.Contains(s, "keys.Group(epoch") {
+		t.Fatalf("Group prints as %s", s)
 	}
 	if len(alice.g.Members()) != 3 {
 		t.Fatalf("roster after removal: %v", alice.g.Members())
