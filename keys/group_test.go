@@ -427,3 +427,28 @@ func TestKID(t *testing.T) {
 		t.Fatal("EpochKeys prints keys")
 	}
 }
+
+// TestChatOutOfOrder: the server may reorder messages; each is read once,
+// in any order, and a replay is rejected.
+func TestChatOutOfOrder(t *testing.T) {
+	ms := newTestGroup(t, "alice", "bob")
+	var msgs [][]byte
+	for i := range 5 {
+		m, err := ms[0].g.Seal([]byte{byte(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	for _, i := range []int{4, 0, 2, 1, 3} {
+		got := mustProcess(t, ms[1].g, msgs[i])
+		if len(got.Data) != 1 || got.Data[0] != byte(i) {
+			t.Fatalf("message %d read as %v", i, got.Data)
+		}
+	}
+	for i := range msgs {
+		if _, err := ms[1].g.Process(msgs[i]); !errors.Is(err, ErrAuthentication) {
+			t.Fatalf("replay of message %d: %v", i, err)
+		}
+	}
+}
