@@ -1,0 +1,336 @@
+package tresor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tresor-dev/tresor/e2ee/piontrack"
+	"github.com/tresor-dev/tresor/signaling"
+)
+
+// mediaConn holds the two peer connections the SFU expects (package sfu):
+// "publish", on which this client sends and always offers, and "subscribe",
+// on which it receives and the SFU always offers. Signals from the server
+// are handled in order by one goroutine (in); signals to the server are sent
+// in order by another (out).
+type mediaConn struct {
+	m        *Meeting
+	pub, sub *webrtc.PeerConnection
+
+	in  chan signaling.MediaSignal
+	out chan signaling.MediaSignal
+
+	pubMu     sync.Mutex // one publish negotiation at a time
+	pubAnswer chan error // result of applying the SFU's answer
+
+	startOnce sync.Once
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	// pending ICE candidates that arrived before their description; owned
+	// by the in goroutine.
+	pending map[string][]webrtc.ICECandidateInit
+
+	tmu    sync.Mutex
+	tracks []*RemoteTrack
+}
+
+func newMediaConn(m *Meeting) (*mediaConn, error) {
+	api := m.opts.api
+	if api == nil {
+		api = webrtc.NewAPI()
+	}
+	pub, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("tresor: publish connection: %w", err)
+	}
+	sub, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		pub.Close()
+		return nil, fmt.Errorf("tresor: subscribe connection: %w", err)
+	}
+	// An offer without any media section has no ICE credentials, so the
+	// publish connection always carries one receive-only section: the
+	// first offer (before anything is published) then opens the
+	// participant's session on the SFU, which starts offering the others'
+	// tracks on the subscribe connection.
+	if _, err := pub.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		pub.Close()
+		sub.Close()
+		return nil, fmt.Errorf("tresor: publish connection: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &mediaConn{m: m, pub: pub, sub: sub,
+		in: make(chan signaling.MediaSignal, 1024), out: make(chan signaling.MediaSignal, 1024),
+		pubAnswer: make(chan error, 1), ctx: ctx, cancel: cancel,
+		pending: map[string][]webrtc.ICECandidateInit{}}
+	pub.OnICECandidate(c.onCandidate(signaling.TargetPublish))
+	sub.OnICECandidate(c.onCandidate(signaling.TargetSubscribe))
+	sub.OnTrack(c.onTrack)
+	return c, nil
+}
+
+// start begins media once the client is admitted: the goroutines, and a
+// first publish offer, which opens the participant's session on the
+// SFU so that it starts offering the others' tracks.
+func (c *mediaConn) start() {
+	c.startOnce.Do(func() {
+		c.wg.Add(3)
+		go c.inLoop()
+		go c.outLoop()
+		go func() {
+			defer c.wg.Done()
+			ctx, cancel := context.WithTimeout(c.ctx, requestTimeout)
+			defer cancel()
+			if err := c.negotiate(ctx); err != nil && c.ctx.Err() == nil {
+				c.m.log.Warn("tresor: first publish offer", "err", err)
+			}
+		}()
+	})
+}
+
+func (c *mediaConn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.pub.Close()
+		c.sub.Close()
+		c.wg.Wait()
+		c.tmu.Lock()
+		tracks := c.tracks
+		c.tmu.Unlock()
+		for _, t := range tracks {
+			<-t.done
+		}
+	})
+}
+
+func (c *mediaConn) send(s signaling.MediaSignal) {
+	select {
+	case c.out <- s:
+	case <-c.ctx.Done():
+	}
+}
+
+// signal queues a signal from the SFU; the in goroutine applies it.
+func (c *mediaConn) signal(s signaling.MediaSignal) {
+	select {
+	case c.in <- s:
+	default:
+		c.m.log.Warn("tresor: media signal queue full, signal dropped", "kind", s.Kind)
+	}
+}
+
+func (c *mediaConn) outLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case s := <-c.out:
+			ctx, cancel := context.WithTimeout(c.ctx, requestTimeout)
+			err := c.m.sig.SendMedia(ctx, s)
+			cancel()
+			if err != nil && c.ctx.Err() == nil {
+				c.m.log.Warn("tresor: media signal refused", "kind", s.Kind, "target", s.Target, "err", err)
+			}
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *mediaConn) inLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case s := <-c.in:
+			if err := c.apply(s); err != nil && c.ctx.Err() == nil {
+				c.m.log.Warn("tresor: media signal", "kind", s.Kind, "target", s.Target, "err", err)
+			}
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *mediaConn) pc(target string) *webrtc.PeerConnection {
+	if target == signaling.TargetPublish {
+		return c.pub
+	}
+	return c.sub
+}
+
+func (c *mediaConn) apply(s signaling.MediaSignal) error {
+	switch s.Kind {
+	case signaling.MediaAnswer:
+		if s.Target != signaling.TargetPublish {
+			return errors.New("answer for a connection this client did not offer on")
+		}
+		err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
+		if err == nil {
+			c.flush(signaling.TargetPublish)
+		}
+		select {
+		case c.pubAnswer <- err:
+		default:
+		}
+		return err
+	case signaling.MediaOffer:
+		if s.Target != signaling.TargetSubscribe {
+			return errors.New("offer for the publish connection")
+		}
+		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
+			return err
+		}
+		c.flush(signaling.TargetSubscribe)
+		answer, err := c.sub.CreateAnswer(nil)
+		if err != nil {
+			return err
+		}
+		if err := c.sub.SetLocalDescription(answer); err != nil {
+			return err
+		}
+		c.send(signaling.MediaSignal{Kind: signaling.MediaAnswer, Target: signaling.TargetSubscribe, SDP: answer.SDP})
+		return nil
+	case signaling.MediaCandidate:
+		if s.Candidate == "" {
+			return nil
+		}
+		ci := webrtc.ICECandidateInit{Candidate: s.Candidate, SDPMid: s.SDPMid, SDPMLineIndex: s.SDPMLineIndex, UsernameFragment: s.UsernameFragment}
+		pc := c.pc(s.Target)
+		if pc.RemoteDescription() == nil {
+			c.pending[s.Target] = append(c.pending[s.Target], ci)
+			return nil
+		}
+		return pc.AddICECandidate(ci)
+	}
+	return nil
+}
+
+func (c *mediaConn) flush(target string) {
+	for _, ci := range c.pending[target] {
+		if err := c.pc(target).AddICECandidate(ci); err != nil {
+			c.m.log.Debug("tresor: queued candidate", "err", err)
+		}
+	}
+	delete(c.pending, target)
+}
+
+func (c *mediaConn) onCandidate(target string) func(*webrtc.ICECandidate) {
+	return func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		ci := cand.ToJSON()
+		c.send(signaling.MediaSignal{Kind: signaling.MediaCandidate, Target: target, Candidate: ci.Candidate,
+			SDPMid: ci.SDPMid, SDPMLineIndex: ci.SDPMLineIndex, UsernameFragment: ci.UsernameFragment})
+	}
+}
+
+// negotiate offers the publish connection's current tracks and waits for
+// the SFU's answer.
+func (c *mediaConn) negotiate(ctx context.Context) error {
+	c.pubMu.Lock()
+	defer c.pubMu.Unlock()
+	select { // a stale answer result
+	case <-c.pubAnswer:
+	default:
+	}
+	offer, err := c.pub.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("tresor: publish offer: %w", err)
+	}
+	if err := c.pub.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("tresor: publish offer: %w", err)
+	}
+	c.send(signaling.MediaSignal{Kind: signaling.MediaOffer, Target: signaling.TargetPublish, SDP: offer.SDP})
+	select {
+	case err := <-c.pubAnswer:
+		if err != nil {
+			return fmt.Errorf("tresor: publish answer: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+}
+
+func (c *mediaConn) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	rt, err := newRemoteTrack(c.m, tr)
+	if err != nil {
+		c.m.log.Warn("tresor: remote track refused", "participant", tr.StreamID(), "err", err)
+		return
+	}
+	c.tmu.Lock()
+	c.tracks = append(c.tracks, rt)
+	c.tmu.Unlock()
+	go rt.loop()
+	go drainRTCP(recv.Read)
+	c.m.events.push(&TrackAdded{Track: rt})
+}
+
+func drainRTCP(read func([]byte) (int, interceptor.Attributes, error)) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// Source says what a published track carries.
+type Source = signaling.Source
+
+// Publish adds a local track for src and negotiates it with the SFU:
+// camera and screen are VP8 video, microphone is Opus audio. Write encoded
+// frames to it with [LocalTrack.WriteSample]; each is SFrame-encrypted with
+// the current epoch's key before packetization.
+func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) {
+	if m.Self().Identity == "" {
+		return nil, fmt.Errorf("tresor: publish: %w", ErrNotAdmitted)
+	}
+	mime, kind := webrtc.MimeTypeVP8, "video"
+	switch src {
+	case signaling.SourceMicrophone:
+		mime, kind = webrtc.MimeTypeOpus, "audio"
+	case signaling.SourceCamera, signaling.SourceScreen:
+	default:
+		return nil, fmt.Errorf("tresor: publish: unknown source %q", src)
+	}
+	var idb [8]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, fmt.Errorf("tresor: publish: %w", err)
+	}
+	id := kind + "-" + hex.EncodeToString(idb[:])
+	raw, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime}, id, m.Self().Identity)
+	if err != nil {
+		return nil, fmt.Errorf("tresor: publish: %w", err)
+	}
+	lt, err := piontrack.NewLocalTrack(raw, m.keys.sender)
+	if err != nil {
+		return nil, fmt.Errorf("tresor: publish: %w", err)
+	}
+	c := m.media
+	tr, err := c.pub.AddTransceiverFromTrack(lt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, fmt.Errorf("tresor: publish: %w", err)
+	}
+	go drainRTCP(tr.Sender().Read)
+	c.send(signaling.MediaSignal{Kind: signaling.MediaTrack, TrackID: id, Source: src})
+	if err := c.negotiate(ctx); err != nil {
+		return nil, err
+	}
+	return &LocalTrack{t: lt, source: src, m: m}, nil
+}

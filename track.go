@@ -1,0 +1,196 @@
+package tresor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/e2ee/piontrack"
+)
+
+// LocalTrack is a published track. Frames written to it are encrypted with
+// this client's SFrame key of the current epoch (RFC 9605 §5.2) and then
+// packetized; there is no way to send unencrypted media.
+type LocalTrack struct {
+	t      *piontrack.LocalTrack
+	source Source
+	m      *Meeting
+}
+
+// ID returns the track's ID (the MediaStreamTrack ID in the SDP).
+func (t *LocalTrack) ID() string { return t.t.ID() }
+
+// Source returns what the track carries.
+func (t *LocalTrack) Source() Source { return t.source }
+
+// WriteSample encrypts one encoded frame (a VP8 frame or an Opus packet)
+// and sends it. Before the client is a group member there is no key: the
+// error then wraps e2ee.ErrUnknownKey and nothing is sent.
+func (t *LocalTrack) WriteSample(s media.Sample) error {
+	if err := t.t.WriteSample(s); err != nil {
+		return fmt.Errorf("tresor: %w", err)
+	}
+	return nil
+}
+
+// Frame is one decrypted media frame of a remote track: exactly the bytes
+// the sender wrote.
+type Frame struct {
+	Data []byte
+	// Epoch is the MLS epoch whose key the frame was encrypted with.
+	Epoch uint64
+	// RTPTimestamp is the frame's RTP timestamp (as rewritten by the SFU).
+	RTPTimestamp uint32
+}
+
+// RemoteTrack is another participant's track. A goroutine reassembles its
+// frames and decrypts them with that participant's keys only; frames that do
+// not authenticate are dropped and counted.
+type RemoteTrack struct {
+	m           *Meeting
+	tr          *webrtc.TrackRemote
+	participant string
+	codec       e2ee.Codec
+	sb          *samplebuilder.SampleBuilder
+
+	frames chan Frame
+	done   chan struct{}
+
+	mu           sync.Mutex
+	decrypted    uint64
+	rejected     uint64
+	dropped      uint64
+	unknownSince time.Time
+	reported     bool
+}
+
+func newRemoteTrack(m *Meeting, tr *webrtc.TrackRemote) (*RemoteTrack, error) {
+	var c e2ee.Codec
+	var dp rtp.Depacketizer
+	switch mime := tr.Codec().MimeType; {
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
+		c, dp = e2ee.CodecVP8, &codecs.VP8Packet{}
+	case strings.EqualFold(mime, webrtc.MimeTypeOpus):
+		c, dp = e2ee.CodecOpus, &codecs.OpusPacket{}
+	default:
+		return nil, fmt.Errorf("tresor: codec %q not supported", mime)
+	}
+	rate := tr.Codec().ClockRate
+	if rate == 0 {
+		return nil, errors.New("tresor: track without clock rate")
+	}
+	return &RemoteTrack{m: m, tr: tr, participant: tr.StreamID(), codec: c,
+		sb:     samplebuilder.New(piontrack.DefaultMaxLate, dp, rate),
+		frames: make(chan Frame, max(m.opts.frameBuffer, 1)), done: make(chan struct{})}, nil
+}
+
+// Participant returns the identity of the track's publisher, as the SFU
+// labels it. Frames decrypt only under that member's keys, so a mislabelled
+// track yields no frames.
+func (t *RemoteTrack) Participant() string { return t.participant }
+
+// Kind returns "audio" or "video".
+func (t *RemoteTrack) Kind() string { return t.tr.Kind().String() }
+
+// ID returns the publisher's track ID.
+func (t *RemoteTrack) ID() string { return t.tr.ID() }
+
+// ReadFrame returns the next decrypted frame. It fails with io.EOF-like
+// ErrClosed once the track ended, or with ctx's error.
+func (t *RemoteTrack) ReadFrame(ctx context.Context) (Frame, error) {
+	select {
+	case f, ok := <-t.frames:
+		if !ok {
+			return Frame{}, ErrClosed
+		}
+		return f, nil
+	case <-ctx.Done():
+		return Frame{}, ctx.Err()
+	}
+}
+
+// TrackStats counts a remote track's frames.
+type TrackStats struct {
+	Decrypted uint64 // authenticated and delivered
+	Rejected  uint64 // dropped: unknown key, forged, modified, replayed or malformed
+	Dropped   uint64 // decrypted but not read in time (buffer full)
+}
+
+// Stats returns the track's counters.
+func (t *RemoteTrack) Stats() TrackStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return TrackStats{Decrypted: t.decrypted, Rejected: t.rejected, Dropped: t.dropped}
+}
+
+func (t *RemoteTrack) loop() {
+	defer close(t.done)
+	defer close(t.frames)
+	peer, err := t.m.keys.peer(t.participant)
+	if err != nil {
+		return
+	}
+	for {
+		pkt, _, err := t.tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		t.sb.Push(pkt)
+		for s := t.sb.Pop(); s != nil; s = t.sb.Pop() {
+			t.frame(peer, s)
+		}
+	}
+}
+
+func (t *RemoteTrack) frame(peer *peerKeys, s *media.Sample) {
+	kid, ok := frameKID(t.codec, s.Data)
+	epoch, known := t.m.keys.epochOf(t.participant, kid)
+	data, err := peer.recv.DecryptFrame(nil, t.codec, s.Data)
+	now := time.Now()
+	t.mu.Lock()
+	if err != nil {
+		t.rejected++
+		report := false
+		if errors.Is(err, e2ee.ErrUnknownKey) || (ok && !known) {
+			if t.unknownSince.IsZero() {
+				t.unknownSince = now
+			} else if !t.reported && now.Sub(t.unknownSince) >= t.m.opts.grace {
+				t.reported, report = true, true
+			}
+		}
+		t.mu.Unlock()
+		if report {
+			t.m.reportKeys(t.participant)
+		}
+		return
+	}
+	t.decrypted++
+	t.unknownSince, t.reported = time.Time{}, false
+	f := Frame{Data: data, Epoch: epoch, RTPTimestamp: s.PacketTimestamp}
+	select {
+	case t.frames <- f:
+	default:
+		// Drop the oldest frame: live media prefers fresh frames.
+		select {
+		case <-t.frames:
+			t.dropped++
+		default:
+		}
+		select {
+		case t.frames <- f:
+		default:
+			t.dropped++
+		}
+	}
+	t.mu.Unlock()
+}
