@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,34 +12,25 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tresor-dev/tresor/examples/internal/demotoken"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
 	"github.com/tresor-dev/tresor/web"
 )
 
-// Paths the demo serves. The signaling path is the one PROTOCOL.md names.
-const (
-	signalPath = "/signal"
-	tokenPath  = "/demo/token"
-)
+// signalPath is where the demo serves signaling, as PROTOCOL.md names it.
+const signalPath = "/signal"
 
-// Token lifetimes. A join token only has to outlive the join itself (a
-// client that reconnects fetches a new one); the host link is printed once
-// and should work for the whole demo.
-const (
-	guestTokenLife = time.Hour
-	hostTokenLife  = 24 * time.Hour
-	maxNameLen     = 64
-)
+// hostTokenLife is the host token's lifetime: the host link is printed once
+// and should work for the whole demo. (Guest tokens from /demo/token last
+// demotoken.Lifetime.)
+const hostTokenLife = 24 * time.Hour
 
 // config is the demo's configuration (see the flags in main.go).
 type config struct {
@@ -120,11 +109,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tokens := &tokenHandler{key: developmentOnlyKey, room: cfg.Room, log: log}
+	tokens := &demotoken.Handler{Key: developmentOnlyKey, Room: cfg.Room, Signal: signalPath, Logger: log}
 
 	mux := http.NewServeMux()
 	mux.Handle(signalPath, sig)
-	mux.Handle(tokenPath, tokens)
+	mux.Handle(demotoken.Path, tokens)
 	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{sig.Gatherer(), media.Gatherer()}, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler())
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -171,7 +160,7 @@ Media (SFU) on udp %s. A Go participant: go run ./examples/bot -url %s -passcode
 DEVELOPMENT ONLY: join tokens are signed with a key generated at start, and
 %s hands participant tokens to anyone who can reach this port.
 A real deployment mints tokens in its own backend (signaling.MintToken).
-`, room, base, passcode, base, hostToken, udp, base, passcode, tokenPath)
+`, room, base, passcode, base, hostToken, udp, base, passcode, demotoken.Path)
 }
 
 // baseURL is the http URL of the listener, with an unspecified host
@@ -197,85 +186,4 @@ func randomPasscode() (string, error) {
 	}
 	s := fmt.Sprintf("%08d", n.Int64())
 	return s[:4] + "-" + s[4:], nil
-}
-
-// tokenHandler is the DEVELOPMENT-ONLY token endpoint: it mints a join token
-// for anyone who asks, as a participant or a cohost (the host token is only
-// in the printed host link). Joining still needs the passcode, and, with the
-// waiting room on, the host's admission. In a real deployment the app's
-// backend authenticates its user first and then mints the token.
-//
-//	GET /demo/token?name=Ada&role=participant
-//	→ {"token":"tj1…","room":"demo","identity":"guest-…","signal":"/signal"}
-type tokenHandler struct {
-	key  ed25519.PrivateKey
-	room string
-	log  *slog.Logger
-}
-
-type tokenResponse struct {
-	Token    string `json:"token"`
-	Room     string `json:"room"`
-	Identity string `json:"identity"`
-	Signal   string `json:"signal"`
-}
-
-func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "use GET or POST", http.StatusMethodNotAllowed)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	name := strings.TrimSpace(r.Form.Get("name"))
-	if name == "" {
-		name = "Guest"
-	}
-	if !validName(name) {
-		http.Error(w, fmt.Sprintf("name: 1 to %d bytes of text without control characters", maxNameLen), http.StatusBadRequest)
-		return
-	}
-	role := signaling.Role(r.Form.Get("role"))
-	switch role {
-	case "":
-		role = signaling.RoleParticipant
-	case signaling.RoleParticipant, signaling.RoleCohost:
-	case signaling.RoleHost:
-		http.Error(w, "host tokens are only in the host link printed at start", http.StatusForbidden)
-		return
-	default:
-		http.Error(w, "role: participant or cohost", http.StatusBadRequest)
-		return
-	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	id := "guest-" + hex.EncodeToString(b[:])
-	tok, err := signaling.MintToken(h.key, signaling.Claims{Room: h.room, Identity: id, Name: name, Role: role, Expiry: time.Now().Add(guestTokenLife)})
-	if err != nil {
-		h.log.Warn("meeting: mint token", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h.log.Info("meeting: development token issued", "identity", id, "role", role)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(tokenResponse{Token: tok, Room: h.room, Identity: id, Signal: signalPath})
-}
-
-func validName(s string) bool {
-	if len(s) > maxNameLen || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tresor-dev/tresor/examples/internal/demotoken"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -179,7 +180,7 @@ func TestMeetingServesAndAdmits(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("token: %s %q", resp.Status, body)
 	}
-	var tr tokenResponse
+	var tr demotoken.Response
 	if err := json.Unmarshal(body, &tr); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestTokenEndpointRefuses(t *testing.T) {
 		{"role=host", http.StatusForbidden},
 		{"role=admin", http.StatusBadRequest},
 		{"name=" + url.QueryEscape("a\x00b"), http.StatusBadRequest},
-		{"name=" + strings.Repeat("x", maxNameLen+1), http.StatusBadRequest},
+		{"name=" + strings.Repeat("x", demotoken.MaxNameLen+1), http.StatusBadRequest},
 		{"name=Bo&role=cohost", http.StatusOK},
 	} {
 		if resp, body := get(t, b.base+"demo/token?"+c.query); resp.StatusCode != c.code {
@@ -284,7 +285,7 @@ func TestTokenEndpointRefuses(t *testing.T) {
 	}
 	// A token signed by another key (a previous run's) is refused.
 	resp2, body := get(t, b.base+"demo/token")
-	var tr tokenResponse
+	var tr demotoken.Response
 	if err := json.Unmarshal(body, &tr); err != nil || resp2.StatusCode != http.StatusOK {
 		t.Fatalf("token: %s %v", resp2.Status, err)
 	}
