@@ -27,6 +27,7 @@
 //	tresor.newKeyPackage(identity)     -> KeyPackage handle {bytes(), close()}
 //	tresor.newGroup(identity)          -> Group handle
 //	tresor.joinGroup(identity, keyPackage, welcome) -> Group handle
+//	tresor.verifyKeyPackage(bytes)     -> {leaf, name, signatureKey} of the client it names
 //	tresor.kid(leaf, epoch)            -> Number
 //
 // A Group handle has epoch(), active(), self(), members(), securityCode(),

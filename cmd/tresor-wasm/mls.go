@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"syscall/js"
+	"time"
 
 	"github.com/tresor-dev/tresor/keys"
 )
@@ -113,6 +114,22 @@ func exportMLS(api js.Value) {
 			return nil, err
 		}
 		return groupHandle(g), nil
+	})
+	// verifyKeyPackage runs the group-independent checks of RFC 9420 §10.1
+	// on a KeyPackage from the delivery service and returns the client it
+	// names, so a committer can refuse one issued in someone else's name.
+	set("verifyKeyPackage", func(args []js.Value) (any, error) {
+		msg, err := argBytes(args, 0)
+		if err != nil {
+			return nil, err
+		}
+		mb, err := keys.VerifyKeyPackage(msg, time.Now())
+		if err != nil {
+			o := errorValue(err)
+			o.Set("class", errorClass(err))
+			return o, nil
+		}
+		return memberValue(mb), nil
 	})
 	set("kid", func(args []js.Value) (any, error) {
 		leaf, err := argUint(args, 0, math.MaxUint32)

@@ -1,0 +1,295 @@
+// The demo page's UI on top of the browser SDK (tresor/meeting.js). All the
+// security lives in the SDK and the wasm module; this file only draws.
+import { Meeting } from "./tresor/meeting.js";
+
+const $ = (id) => document.getElementById(id);
+const show = (id) => {
+  for (const s of ["join-screen", "waiting-screen", "meeting-screen", "end-screen"]) $(s).hidden = s !== id;
+};
+const el = (tag, props = {}, ...children) => {
+  const e = document.createElement(tag);
+  Object.assign(e, props);
+  for (const c of children) e.append(c);
+  return e;
+};
+
+// A host link carries its token after '#': the browser never sends it to a
+// server. Guests get a development token from the demo's /demo/token.
+const hash = new URLSearchParams(location.hash.slice(1));
+const hostToken = hash.get("token");
+if (hostToken) {
+  history.replaceState(null, "", location.pathname + location.search); // keep the token out of sight
+  const claims = tokenClaims(hostToken);
+  $("name").value = claims.name || "";
+  $("name").readOnly = true;
+  if (claims.role === "host") $("passcode-label").hidden = true;
+}
+
+function tokenClaims(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload + "===".slice((payload.length + 3) % 4)));
+  } catch {
+    return {};
+  }
+}
+
+let meeting = null;
+let localStream = null;
+window.tresorApp = { get meeting() { return meeting; } };
+
+$("join-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("join").disabled = true;
+  $("join-error").textContent = "";
+  try {
+    let token = hostToken, room, signal = "/signal";
+    if (token) {
+      room = tokenClaims(token).room;
+    } else {
+      const r = await fetch("/demo/token?" + new URLSearchParams({ name: $("name").value.trim() }), { method: "POST" });
+      if (!r.ok) throw new Error(await r.text());
+      const t = await r.json();
+      token = t.token; room = t.room; signal = t.signal || signal;
+    }
+    const params = new URLSearchParams(location.search);
+    meeting = new Meeting({ signal, room, token, passcode: $("passcode").value.trim(), transformAPI: params.get("transform") || undefined });
+    wire(meeting);
+    await meeting.join();
+  } catch (err) {
+    $("join-error").textContent = friendly(err);
+    $("join").disabled = false;
+    meeting = null;
+  }
+});
+
+function friendly(err) {
+  const codes = {
+    wrong_passcode: "Wrong passcode.", passcode_required: "This meeting needs a passcode.",
+    locked: "The meeting is locked.", banned: "You were removed from this meeting.", ended: "The meeting has ended.",
+    rate_limited: "Too many attempts: wait a little.", token_expired: "The link has expired.",
+  };
+  return codes[err.code] || err.message || String(err);
+}
+
+function wire(m) {
+  m.addEventListener("waiting", (e) => {
+    show("waiting-screen");
+    const rec = e.detail.recording || {};
+    $("waiting-text").textContent = e.detail.reason === "consent"
+      ? "You were admitted; the meeting is being recorded."
+      : "The host will let you in soon.";
+    $("waiting-recording").hidden = !rec.active && !rec.requested;
+    $("waiting-consent").hidden = e.detail.reason !== "consent" && !rec.requested;
+  });
+  m.addEventListener("joined", () => { show("meeting-screen"); startMedia(); render(); });
+  m.addEventListener("state", render);
+  m.addEventListener("epoch", (e) => {
+    $("code").textContent = e.detail.code;
+    $("epoch").textContent = e.detail.epoch;
+    $("e2ee").classList.remove("pending");
+    $("e2ee-text").textContent = "End-to-end encrypted";
+    renderRoster(e.detail.members);
+  });
+  m.addEventListener("left-group", () => {
+    $("code").textContent = "—";
+    $("e2ee").classList.add("pending");
+    $("e2ee-text").textContent = "Not in the group";
+  });
+  m.addEventListener("chat", (e) => addChat(m.nameOf(e.detail.from), e.detail.text));
+  m.addEventListener("track", (e) => addTrack(e.detail));
+  m.addEventListener("track-ended", (e) => removeTrack(e.detail.track));
+  m.addEventListener("mute-request", (e) => {
+    if (e.detail.source === "microphone") setMic(false);
+    if (e.detail.source === "camera") setCamera(false);
+    addChat("Tresor", `${m.nameOf(e.detail.by)} asked you to mute your ${e.detail.source}.`);
+  });
+  m.addEventListener("track-stopped", (e) => addChat("Tresor", `${m.nameOf(e.detail.by)} stopped your ${e.detail.source}.`));
+  m.addEventListener("removed", () => end("You were removed from the meeting", ""));
+  m.addEventListener("denied", () => end("The host did not let you in", ""));
+  m.addEventListener("ended", () => end("The meeting has ended", ""));
+  m.addEventListener("closed", () => { if (!$("end-screen").hidden) return; end("Disconnected", "The connection to the meeting closed."); });
+  m.addEventListener("error", (e) => console.warn("tresor:", e.detail.message));
+}
+
+function end(title, text) {
+  show("end-screen");
+  $("end-title").textContent = title;
+  $("end-text").textContent = text;
+  $("recording-banner").hidden = true;
+  $("code").textContent = "—";
+  $("e2ee").classList.add("pending");
+  if (localStream) localStream.getTracks().forEach((t) => t.stop());
+  if (meeting) meeting.close();
+}
+
+// Media controls.
+async function startMedia() {
+  $("e2ee").classList.add("pending");
+  $("e2ee-text").textContent = "Joining the encrypted group…";
+  try {
+    localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  } catch (err) {
+    addChat("Tresor", "No camera or microphone: " + err.message);
+    return;
+  }
+  const tile = tileFor("self", "You");
+  tile.querySelector("video").srcObject = localStream;
+  tile.querySelector("video").muted = true;
+  for (const t of localStream.getTracks()) {
+    await meeting.publish(t.kind === "audio" ? "microphone" : "camera", t);
+  }
+}
+
+function setMic(on) {
+  meeting.mute("microphone", !on);
+  $("toggle-mic").setAttribute("aria-pressed", String(on));
+  $("toggle-mic").textContent = on ? "Microphone on" : "Microphone off";
+}
+function setCamera(on) {
+  meeting.mute("camera", !on);
+  $("toggle-camera").setAttribute("aria-pressed", String(on));
+  $("toggle-camera").textContent = on ? "Camera on" : "Camera off";
+}
+$("toggle-mic").onclick = () => setMic($("toggle-mic").getAttribute("aria-pressed") !== "true");
+$("toggle-camera").onclick = () => setCamera($("toggle-camera").getAttribute("aria-pressed") !== "true");
+
+let screenTrack = null;
+$("toggle-screen").onclick = async () => {
+  if (screenTrack) {
+    screenTrack.stop();
+    await meeting.publish("screen", null);
+    screenTrack = null;
+    $("toggle-screen").textContent = "Share screen";
+    return;
+  }
+  try {
+    const s = await navigator.mediaDevices.getDisplayMedia({ video: true });
+    screenTrack = s.getVideoTracks()[0];
+    screenTrack.onended = () => { if (screenTrack) $("toggle-screen").click(); };
+    await meeting.publish("screen", screenTrack);
+    $("toggle-screen").textContent = "Stop sharing";
+  } catch (err) {
+    addChat("Tresor", "Screen sharing failed: " + err.message);
+  }
+};
+$("leave").onclick = async () => { await meeting.leave(); end("You left the meeting", ""); };
+$("waiting-leave").onclick = async () => { await meeting.leave(); end("You left the meeting", ""); };
+$("waiting-consent").onclick = () => meeting.consent(true);
+
+// Video grid: one tile per remote video track, labelled with the sender.
+const tiles = new Map(); // key -> tile
+function tileFor(key, label) {
+  let t = tiles.get(key);
+  if (!t) {
+    t = el("div", { className: "tile" }, el("video", { autoplay: true, playsInline: true, muted: true }), el("span", { className: "label" }));
+    t.dataset.key = key;
+    tiles.set(key, t);
+    $("grid").append(t);
+  }
+  t.querySelector(".label").textContent = label;
+  return t;
+}
+const audioEls = new Map();
+function addTrack({ participant, kind, track }) {
+  if (kind === "audio") {
+    const a = el("audio", { autoplay: true });
+    a.srcObject = new MediaStream([track]);
+    audioEls.set(track.id, { el: a, participant });
+    document.body.append(a);
+    return;
+  }
+  const t = tileFor(track.id, meeting.nameOf(participant));
+  t.dataset.participant = participant;
+  t.querySelector("video").srcObject = new MediaStream([track]);
+}
+function removeTrack(track) {
+  const t = tiles.get(track.id);
+  if (t) { t.remove(); tiles.delete(track.id); }
+  const a = audioEls.get(track.id);
+  if (a) { a.el.remove(); audioEls.delete(track.id); }
+}
+
+// Active speaker: the loudest remote audio track above a threshold.
+setInterval(async () => {
+  if (!meeting || !meeting.media) return;
+  const levels = await meeting.media.audioLevels();
+  let best = null, max = 0.02;
+  for (const [id, level] of Object.entries(levels)) {
+    const a = audioEls.get(id);
+    if (a && level > max) { max = level; best = a.participant; }
+  }
+  for (const t of tiles.values()) t.classList.toggle("speaking", best !== null && t.dataset.participant === best);
+}, 500);
+
+// The roster comes from the MLS group, not from the server's list.
+function renderRoster(members) {
+  const me = meeting.self && meeting.self.identity;
+  $("roster").replaceChildren(...members.map((mb) => el("li", {},
+    el("span", { className: "who", textContent: `${meeting.nameOf(mb.name)}${mb.name === me ? " (you)" : ""}`, title: mb.name }))));
+}
+
+function addChat(from, text) {
+  const li = el("li", {}, el("span", { className: "from", textContent: from }), el("span", { textContent: text }));
+  $("chat").append(li);
+  li.scrollIntoView({ block: "end" });
+}
+$("chat-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("chat-input").value.trim();
+  if (!text) return;
+  try {
+    await meeting.sendChat(text);
+    addChat("You", text);
+    $("chat-input").value = "";
+  } catch (err) {
+    addChat("Tresor", "Not sent: " + err.message);
+  }
+});
+
+// Host panel, recording banner and consent, from the room state.
+let consentAsked = false;
+function render() {
+  const m = meeting;
+  if (!m || !m.state) return;
+  const st = m.state;
+  const me = m.self;
+  $("toggle-screen").disabled = !(me && me.permissions && me.permissions.screen) && !screenTrack;
+  $("toggle-screen").title = $("toggle-screen").disabled ? "The host has not allowed you to share your screen" : "";
+  const rec = st.recording || {};
+  $("recording-banner").hidden = !rec.active;
+  $("recorder").textContent = rec.recorder ? m.nameOf(rec.recorder) : "";
+  if (rec.requested && me && !me.consented && rec.recorder !== me.identity && !consentAsked) {
+    consentAsked = true;
+    $("consent-recorder").textContent = m.nameOf(rec.recorder);
+    $("consent-dialog").showModal();
+  }
+  if (!rec.requested) consentAsked = false;
+  $("host-panel").hidden = !m.isHost;
+  if (!m.isHost) return;
+  const waiting = st.waiting || [];
+  $("waiting-list").replaceChildren(...(waiting.length ? waiting.map((p) => el("li", {},
+    el("span", { className: "who", textContent: p.name || p.identity }),
+    el("button", { textContent: "Admit", onclick: () => m.admit(p.identity) }, ),
+    el("button", { textContent: "Deny", className: "secondary", onclick: () => m.deny(p.identity) }),
+  )) : [el("li", { className: "empty", textContent: "Nobody is waiting." })]));
+  for (const [i, p] of waiting.entries()) {
+    const li = $("waiting-list").children[i];
+    li.dataset.identity = p.identity;
+    li.querySelector("button").dataset.admit = p.identity;
+    li.querySelectorAll("button")[1].dataset.deny = p.identity;
+  }
+  const others = (st.participants || []).filter((p) => p.identity !== me.identity);
+  $("participant-list").replaceChildren(...others.map((p) => {
+    const screen = el("input", { type: "checkbox", checked: !!(p.permissions && p.permissions.screen), onchange: (e) => m.permit(p.identity, "screen", e.target.checked) });
+    screen.dataset.allowScreen = p.identity;
+    const rm = el("button", { textContent: "Remove", className: "danger", onclick: () => m.remove(p.identity) });
+    rm.dataset.remove = p.identity;
+    return el("li", {}, el("span", { className: "who", textContent: p.name || p.identity }), el("label", { title: "May share the screen" }, screen, " screen"), rm);
+  }));
+  $("lock").checked = !!st.locked;
+  $("record").textContent = rec.requested ? "Stop recording" : "Request recording";
+}
+$("lock").onchange = (e) => meeting.lock(e.target.checked);
+$("record").onclick = () => ((meeting.state.recording || {}).requested ? meeting.stopRecording() : meeting.startRecording());
+$("consent-dialog").addEventListener("close", () => meeting.consent($("consent-dialog").returnValue === "allow"));

@@ -1,0 +1,192 @@
+// Media through the SFU with two peer connections (signaling/PROTOCOL.md,
+// "Media"): on "publish" this client offers its camera, microphone and
+// screen; on "subscribe" the SFU offers everyone else's tracks. Every frame
+// goes through the E2EEWorker: sealed before packetization, opened after
+// reassembly. Video is VP8 (the codec whose clear prefix e2ee knows), audio
+// Opus.
+//
+// Events: "track" {participant, kind, track, receiver, streamId},
+// "track-ended" {participant, track}.
+
+const PUBLISH = "publish";
+const SUBSCRIBE = "subscribe";
+
+export class Media extends EventTarget {
+  #sig;
+  #e2ee;
+  #pending = { [PUBLISH]: [], [SUBSCRIBE]: [] };
+  #senders = {}; // source -> {transceiver, track}
+  #negotiating = Promise.resolve();
+
+  /**
+   * @param sig the Signaling client (admitted)
+   * @param e2ee a started E2EEWorker
+   * @param selfIdentity our identity: the stream id of what we publish
+   */
+  constructor(sig, e2ee, selfIdentity, { iceServers = [] } = {}) {
+    super();
+    this.#sig = sig;
+    this.#e2ee = e2ee;
+    this.self = selfIdentity;
+    const cfg = e2ee.peerConnectionConfig({ iceServers, bundlePolicy: "max-bundle" });
+    this.publish = new RTCPeerConnection(cfg);
+    this.subscribe = new RTCPeerConnection(cfg);
+    this.stream = new MediaStream(); // what we publish; its id is not used by the SFU
+    for (const [pc, target] of [[this.publish, PUBLISH], [this.subscribe, SUBSCRIBE]]) {
+      pc.onicecandidate = (e) => {
+        const c = e.candidate;
+        const signal = c
+          ? { kind: "candidate", target, candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment }
+          : { kind: "candidate", target, candidate: "" };
+        this.#send(signal);
+      };
+    }
+    this.subscribe.ontrack = (e) => this.#onTrack(e);
+    sig.addEventListener("media", (e) => this.#onSignal(e.detail.signal).catch((err) => console.warn("tresor media:", err)));
+  }
+
+  #send(signal) {
+    return this.#sig.request("media", { signal }).catch((e) => console.warn("tresor media signal:", e.message));
+  }
+
+  /** start negotiates the publish connection (with a recvonly audio section if we send nothing yet). */
+  async start() {
+    if (this.publish.getTransceivers().length === 0) {
+      this.publish.addTransceiver("audio", { direction: "recvonly" });
+    }
+    await this.#renegotiate();
+  }
+
+  /**
+   * setTrack publishes track as source ("camera", "microphone", "screen"),
+   * replacing the previous track of that source; null stops it.
+   */
+  async setTrack(source, track) {
+    const cur = this.#senders[source];
+    if (cur) {
+      if (track) {
+        await cur.transceiver.sender.replaceTrack(track);
+        cur.track = track;
+        await this.#send({ kind: "track", trackId: track.id, source });
+        return;
+      }
+      await cur.transceiver.sender.replaceTrack(null);
+      cur.transceiver.direction = "inactive";
+      delete this.#senders[source];
+      await this.#renegotiate();
+      return;
+    }
+    if (!track) return;
+    const tr = this.publish.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+    this.#e2ee.attachSender(tr.sender, track.kind, `${this.self}/${source}`);
+    if (track.kind === "video") {
+      const vp8 = RTCRtpSender.getCapabilities("video").codecs.filter((c) => /\/vp8$/i.test(c.mimeType));
+      if (vp8.length) tr.setCodecPreferences(vp8);
+    } else {
+      const opus = RTCRtpSender.getCapabilities("audio").codecs.filter((c) => /\/opus$/i.test(c.mimeType));
+      if (opus.length) tr.setCodecPreferences(opus);
+    }
+    this.#senders[source] = { transceiver: tr, track };
+    await this.#renegotiate();
+    await this.#send({ kind: "track", trackId: track.id, source });
+  }
+
+  /** enable mutes or unmutes a published source locally (track.enabled). */
+  enable(source, on) {
+    const s = this.#senders[source];
+    if (s) s.track.enabled = on;
+  }
+
+  // renegotiate sends a publish offer; the SFU answers. Offers are
+  // serialized so an answer always matches the last offer.
+  #renegotiate() {
+    this.#negotiating = this.#negotiating.then(async () => {
+      const answered = new Promise((resolve) => { this.#publishAnswered = resolve; });
+      await this.publish.setLocalDescription(await this.publish.createOffer());
+      await this.#send({ kind: "offer", target: PUBLISH, sdp: this.publish.localDescription.sdp });
+      await Promise.race([answered, new Promise((r) => setTimeout(r, 10000))]);
+    }).catch((e) => console.warn("tresor publish negotiation:", e));
+    return this.#negotiating;
+  }
+
+  #publishAnswered = null;
+
+  async #onSignal(s) {
+    if (!s || typeof s.kind !== "string") return;
+    const target = s.target === PUBLISH ? PUBLISH : SUBSCRIBE;
+    const pc = target === PUBLISH ? this.publish : this.subscribe;
+    switch (s.kind) {
+      case "answer":
+        if (target !== PUBLISH) return;
+        await this.publish.setRemoteDescription({ type: "answer", sdp: s.sdp });
+        await this.#flush(target);
+        if (this.#publishAnswered) this.#publishAnswered();
+        break;
+      case "offer":
+        if (target !== SUBSCRIBE) return;
+        await this.subscribe.setRemoteDescription({ type: "offer", sdp: s.sdp });
+        await this.#flush(target);
+        await this.subscribe.setLocalDescription(await this.subscribe.createAnswer());
+        await this.#send({ kind: "answer", target: SUBSCRIBE, sdp: this.subscribe.localDescription.sdp });
+        break;
+      case "candidate": {
+        const init = s.candidate ? { candidate: s.candidate, sdpMid: s.sdpMid, sdpMLineIndex: s.sdpMLineIndex, usernameFragment: s.usernameFragment } : null;
+        if (!init) return;
+        if (!pc.remoteDescription) this.#pending[target].push(init);
+        else await pc.addIceCandidate(init).catch((e) => console.warn("tresor ICE:", e.message));
+        break;
+      }
+    }
+  }
+
+  async #flush(target) {
+    const pc = target === PUBLISH ? this.publish : this.subscribe;
+    const list = this.#pending[target];
+    this.#pending[target] = [];
+    for (const c of list) await pc.addIceCandidate(c).catch((e) => console.warn("tresor ICE:", e.message));
+  }
+
+  // onTrack runs inside the track event: the worker must be attached before
+  // the first frame is delivered.
+  #onTrack(e) {
+    const track = e.track;
+    const streamId = e.streams[0] ? e.streams[0].id : "";
+    const participant = streamId;
+    this.#e2ee.attachReceiver(e.receiver, track.kind, `${participant}/${track.kind}/${track.id}`);
+    track.addEventListener("ended", () => this.dispatchEvent(new CustomEvent("track-ended", { detail: { participant, track } })));
+    const stream = e.streams[0];
+    if (stream) stream.addEventListener("removetrack", (ev) => {
+      if (ev.track === track) this.dispatchEvent(new CustomEvent("track-ended", { detail: { participant, track } }));
+    });
+    this.dispatchEvent(new CustomEvent("track", { detail: { participant, kind: track.kind, track, receiver: e.receiver, streamId } }));
+  }
+
+  /**
+   * videoStats returns, per remote video track id, {participant, framesDecoded,
+   * frameWidth, frameHeight} from getStats() of the subscribe connection.
+   */
+  async videoStats() {
+    const out = {};
+    const stats = await this.subscribe.getStats();
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        out[s.trackIdentifier] = { framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0 };
+      }
+    });
+    return out;
+  }
+
+  /** audioLevels returns, per remote audio track id, its audioLevel (0..1). */
+  async audioLevels() {
+    const out = {};
+    (await this.subscribe.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "audio") out[s.trackIdentifier] = s.audioLevel || 0;
+    });
+    return out;
+  }
+
+  close() {
+    this.publish.close();
+    this.subscribe.close();
+  }
+}

@@ -1,0 +1,155 @@
+// Meeting: the browser SDK's one entry point. It joins through signaling
+// (waiting room included), runs the MLS group (group.js) and the media
+// (media.js) with every frame end-to-end encrypted in the worker (e2ee.js),
+// and exposes the meeting controls of signaling/PROTOCOL.md. It has no UI.
+//
+//   const m = new Meeting({ signal: "/signal", room, token, passcode });
+//   m.addEventListener("epoch", (e) => show(e.detail.code, e.detail.members));
+//   await m.join(); // "joined", or "waiting" for the host
+//
+// Events (CustomEvent, details in brackets):
+//   waiting {reason, recording}   joined {self, state}      state {state}
+//   epoch {epoch, code, members}  chat {from, text, epoch}  track {participant, kind, track}
+//   track-ended {participant, track}   mute-request {source, by}   track-stopped {source, by}
+//   removed {by}   denied {}   ended {by}   closed {code, reason}   left-group {}   error {message}
+import { Signaling, SignalingError } from "./signaling.js";
+import { E2EEWorker } from "./e2ee.js";
+import { loadTresor } from "./wasm.js";
+import { Group } from "./group.js";
+import { Media } from "./media.js";
+
+export { SignalingError };
+
+export class Meeting extends EventTarget {
+  #sig = null;
+  #api = null;
+  #opts;
+
+  /**
+   * @param {{signal: string, room: string, token: string, passcode?: string,
+   *          transformAPI?: "script"|"streams"}} opts
+   * Add event listeners, then call join().
+   */
+  constructor(opts) {
+    super();
+    this.#opts = opts;
+    /** The E2EEWorker: its stats() count frames sealed, opened and dropped. */
+    this.e2ee = null;
+    this.self = null;     // our participant object (server's view)
+    this.state = null;    // the room state (server's view: not the MLS roster)
+    this.admitted = false;
+    this.group = null;
+    this.media = null;
+  }
+
+  /**
+   * join loads the wasm module and the worker, connects, presents the token
+   * (and passcode), and resolves with the server's answer type, "joined" or
+   * "waiting"; it rejects with a SignalingError (e.g. code "wrong_passcode").
+   */
+  async join() {
+    const opts = this.#opts;
+    const [api, e2ee] = await Promise.all([loadTresor(), E2EEWorker.start({ api: opts.transformAPI })]);
+    this.#api = api;
+    this.e2ee = e2ee;
+    const sig = await Signaling.connect(opts.signal);
+    this.#sig = sig;
+    const forward = (type, name = type, f = (d) => d) =>
+      sig.addEventListener(type, (e) => this.#emit(name, f(e.detail)));
+    sig.addEventListener("waiting", (e) => this.#waiting(e.detail));
+    sig.addEventListener("joined", (e) => this.#joined(e.detail));
+    sig.addEventListener("state", (e) => { this.state = e.detail.state; this.#refreshSelf(); this.#emit("state", { state: this.state }); });
+    forward("removed", "removed", (d) => ({ by: d.participant }));
+    forward("denied");
+    forward("ended", "ended", (d) => ({ by: d.participant }));
+    forward("mute_request", "mute-request", (d) => ({ source: d.source, by: d.participant }));
+    forward("track_stopped", "track-stopped", (d) => ({ source: d.source, by: d.participant }));
+    sig.addEventListener("error", (e) => this.#emit("error", { message: `${e.detail.code}: ${e.detail.message || ""}` }));
+    sig.addEventListener("close", (e) => { this.close(); this.#emit("closed", e.detail); });
+    const fields = { room: opts.room, token: opts.token };
+    if (opts.passcode) fields.passcode = opts.passcode;
+    try {
+      const answer = await sig.request("join", fields);
+      return answer.type;
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
+
+  #waiting(msg) { this.#emit("waiting", { reason: msg.reason, recording: msg.recording || {} }); }
+
+  #refreshSelf() {
+    if (!this.state || !this.self) return;
+    const me = (this.state.participants || []).find((p) => p.identity === this.self.identity);
+    if (me) this.self = me;
+  }
+
+  async #joined(msg) {
+    if (this.admitted) return;
+    this.admitted = true;
+    this.self = msg.self;
+    this.state = msg.state;
+    this.group = new Group(this.#api, this.#sig, this.e2ee, this.self.identity);
+    for (const t of ["epoch", "chat", "left-group", "error"]) {
+      this.group.addEventListener(t, (e) => this.#emit(t, e.detail));
+    }
+    this.media = new Media(this.#sig, this.e2ee, this.self.identity);
+    this.media.addEventListener("track", (e) => this.#emit("track", e.detail));
+    this.media.addEventListener("track-ended", (e) => this.#emit("track-ended", e.detail));
+    this.#emit("joined", { self: this.self, state: this.state });
+    try {
+      await this.group.start();
+      await this.media.start();
+    } catch (e) {
+      this.#emit("error", { message: e.message });
+    }
+  }
+
+  /** The display name of a participant identity (server's roster), or the identity. */
+  nameOf(identity) {
+    const all = [...((this.state && this.state.participants) || []), ...((this.state && this.state.waiting) || [])];
+    const p = all.find((x) => x.identity === identity);
+    return p && p.name ? p.name : identity;
+  }
+
+  get isHost() { return !!this.self && (this.self.role === "host" || this.self.role === "cohost"); }
+
+  // Media.
+  /** publish starts sending a track as "camera", "microphone" or "screen" (null stops it). */
+  publish(source, track) { return this.media.setTrack(source, track); }
+  /** mute pauses a published source without renegotiating. */
+  mute(source, muted) { this.media.enable(source, !muted); }
+
+  // Chat: an MLS application message only members can read.
+  sendChat(text) { return this.group.sendChat(text); }
+
+  // Host and cohost controls (the server checks the role).
+  admit(identity) { return this.#sig.request("admit", { participant: identity }); }
+  deny(identity) { return this.#sig.request("deny", { participant: identity }); }
+  remove(identity) { return this.#sig.request("remove", { participant: identity }); }
+  askToMute(identity, source) { return this.#sig.request("mute", { participant: identity, source }); }
+  stopTrack(identity, source) { return this.#sig.request("stop_track", { participant: identity, source }); }
+  permit(identity, source, allowed) { return this.#sig.request("permission", { participant: identity, source, allowed }); }
+  lock(locked) { return this.#sig.request("lock", { locked }); }
+  end() { return this.#sig.request("end"); }
+  startRecording() { return this.#sig.request("start_recording"); }
+  stopRecording() { return this.#sig.request("stop_recording"); }
+  consent(granted) { return this.#sig.request("consent", { granted }); }
+
+  async leave() {
+    try { await this.#sig.request("leave"); } catch { /* closing anyway */ }
+    this.close();
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.media) this.media.close();
+    if (this.group) this.group.close();
+    if (this.e2ee) this.e2ee.close();
+    if (this.#sig) this.#sig.close();
+  }
+}
