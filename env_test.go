@@ -132,6 +132,7 @@ type client struct {
 	got      map[string]map[uint32][]byte // "publisher/kind" → seq → frame
 	epochs   map[string]uint64            // "publisher/kind" → epoch of the last frame
 	firstAt  map[string]map[uint64]time.Time
+	dups     int // frames delivered twice
 	readers  sync.WaitGroup
 	cancelRd context.CancelFunc
 }
@@ -202,6 +203,9 @@ func (c *client) readTrack(ctx context.Context, rt *RemoteTrack) {
 			c.got[key] = map[uint32][]byte{}
 			c.firstAt[key] = map[uint64]time.Time{}
 		}
+		if _, dup := c.got[key][seq]; dup {
+			c.dups++
+		}
 		c.got[key][seq] = f.Data
 		c.epochs[key] = f.Epoch
 		if _, ok := c.firstAt[key][f.Epoch]; !ok {
@@ -259,6 +263,7 @@ func testFrame(id, kind string, seq uint32) []byte {
 	f = binary.BigEndian.AppendUint32(f, seq)
 	f = append(f, plainMarker...)
 	f = append(f, id...)
+	f = append(f, 0)
 	n := 60
 	if kind == "video" {
 		n = 400 + int(seq%7)*150
@@ -361,12 +366,19 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 // members and the same security code.
 func converged(t testing.TB, d time.Duration, cs ...*client) (uint64, string) {
 	t.Helper()
+	return convergedN(t, d, len(cs), cs...)
+}
+
+// convergedN waits until the clients are members at the same epoch with n
+// members and the same security code.
+func convergedN(t testing.TB, d time.Duration, n int, cs ...*client) (uint64, string) {
+	t.Helper()
 	var epoch uint64
 	var code string
 	eventually(t, d, fmt.Sprintf("%d clients in one epoch", len(cs)), func() bool {
 		for i, c := range cs {
 			e, k, err := c.m.SecurityCode()
-			if err != nil || len(c.m.Members()) != len(cs) {
+			if err != nil || len(c.m.Members()) != n {
 				return false
 			}
 			if i == 0 {

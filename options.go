@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tresor-dev/tresor/e2ee"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
 )
@@ -46,6 +47,9 @@ type options struct {
 	// the client installs, so that the hostile-server suite can look for it
 	// in what the server saw.
 	keyLog func(epoch uint64, k keys.SFrameKey)
+	// rawFrame, set only by this package's tests, sees every encrypted
+	// frame of a remote track before decryption.
+	rawFrame func(participant string, c e2ee.Codec, data []byte)
 }
 
 // WithToken sets the join token, which the application's backend mints for

@@ -153,6 +153,9 @@ func (t *RemoteTrack) loop() {
 }
 
 func (t *RemoteTrack) frame(peer *peerKeys, s *media.Sample) {
+	if f := t.m.opts.rawFrame; f != nil {
+		f(t.participant, t.codec, s.Data)
+	}
 	kid, ok := frameKID(t.codec, s.Data)
 	epoch, known := t.m.keys.epochOf(t.participant, kid)
 	data, err := peer.recv.DecryptFrame(nil, t.codec, s.Data)
