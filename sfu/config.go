@@ -26,6 +26,11 @@ type Config struct {
 	// UDPAddr. The SFU closes it on Close.
 	UDPConn net.PacketConn
 
+	// DisableWriteBatching turns off sendmmsg(2) batching of the datagrams
+	// one packet's fan-out writes (package udpbatch). Batching applies only
+	// when the SFU opens its own UDP socket (not with UDPConn or Net).
+	DisableWriteBatching bool
+
 	// NAT1To1IPs are public IP addresses advertised as host candidates when
 	// the SFU runs behind 1:1 NAT.
 	NAT1To1IPs []string

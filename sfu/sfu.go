@@ -16,6 +16,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tresor-dev/tresor/sfu/internal/udpbatch"
 )
 
 // ErrClosed is returned by operations on a closed SFU, room or participant.
@@ -32,6 +34,7 @@ type SFU struct {
 	metrics *metrics
 	gath    prometheus.Gatherer
 	conn    net.PacketConn
+	batch   *udpbatch.Conn // nil when writes are not batched
 	mux     ice.UDPMux
 	setting webrtc.SettingEngine
 	pubAPI  *webrtc.API
@@ -67,8 +70,28 @@ func New(cfg Config) (*SFU, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sfu: listen %s: %w", cfg.UDPAddr, err)
 		}
+		if u, ok := conn.(*net.UDPConn); ok && !cfg.DisableWriteBatching {
+			s.batch = udpbatch.New(u)
+			conn = s.batch
+		}
 	}
 	s.conn = conn
+	if s.batch != nil {
+		b := s.batch
+		for _, c := range []prometheus.Collector{
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "tresor", Subsystem: "sfu",
+				Name: "batched_datagrams_total", Help: "Datagrams sent through sendmmsg batches."},
+				func() float64 { return float64(b.Datagrams.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "tresor", Subsystem: "sfu",
+				Name: "write_batches_total", Help: "sendmmsg batches sent."},
+				func() float64 { return float64(b.Batches.Load()) }),
+		} {
+			if err := reg.Register(c); err != nil {
+				_ = conn.Close()
+				return nil, fmt.Errorf("sfu: register metrics: %w", err)
+			}
+		}
+	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
 	s.mux = webrtc.NewICEUDPMux(lf.NewLogger("ice"), conn)

@@ -213,6 +213,9 @@ func TestOnePublisherFiveSubscribersByteIdentical(t *testing.T) {
 	if allocs := testing.AllocsPerRun(200, func() { fwd() }); allocs != 0 {
 		t.Errorf("forwarding one packet to one subscriber allocates %v times, want 0", allocs)
 	}
+	if d, b := metric(t, s, "batched_datagrams_total"), metric(t, s, "write_batches_total"); d < float64(5*(hi-lo+1)) || b == 0 || d/b < 2 {
+		t.Errorf("write batching: %v datagrams in %v batches", d, b)
+	}
 	if got := metric(t, s, "participants"); got != 6 {
 		t.Errorf("participants gauge = %v, want 6", got)
 	}

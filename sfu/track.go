@@ -257,12 +257,18 @@ func (t *publishedTrack) forwardLoop(l *upLayer) {
 		}
 
 		sent, needKey := 0, false
+		if s.batch != nil {
+			s.batch.Begin()
+		}
 		for _, d := range *t.downs.Load() {
 			ok, wantKey := d.forward(&pk)
 			if ok {
 				sent++
 			}
 			needKey = needKey || wantKey
+		}
+		if s.batch != nil {
+			s.batch.End()
 		}
 		if needKey {
 			l.requestKeyFrame()

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/sfu/loadtest"
 )
 
@@ -33,6 +34,7 @@ func main() {
 		payload     = flag.Int("payload", 1100, "RTP payload bytes (SFrame ciphertext size)")
 		fps         = flag.Int("fps", 30, "frames per second")
 		seconds     = flag.Float64("seconds", 10, "measured media duration per point")
+		noBatch     = flag.Bool("no-batch", false, "SFU: disable sendmmsg write batching")
 	)
 	flag.Parse()
 	if *peerProcess {
@@ -71,7 +73,8 @@ func main() {
 			for _, m := range modes {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				res, err := loadtest.Run(ctx, loadtest.Config{Mode: m, Publishers: np, Subscribers: ns, BitrateBps: *bitrate,
-					Payload: *payload, FPS: *fps, Packets: packets, Command: func() *exec.Cmd {
+					Payload: *payload, FPS: *fps, Packets: packets, SFU: sfu.Config{DisableWriteBatching: *noBatch},
+					Command: func() *exec.Cmd {
 						cmd := exec.Command(exe, "-peer-process")
 						cmd.Stderr = os.Stderr
 						return cmd

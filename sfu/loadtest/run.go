@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/sfu/internal/peertest"
@@ -69,13 +70,22 @@ type Result struct {
 	P50Ms, P99Ms, MeanMs float64 // publisher → subscriber, through the server
 	MemPerSubscriber     float64 // bytes of live heap per subscriber
 	Corrupt              int64
+	// FanoutP50Ms and FanoutP99Ms (ModeSFU only) are the SFU's own
+	// forwarding latency, from reading a packet to handing it to the last
+	// subscriber (from its forward_latency_seconds histogram, interpolated
+	// within buckets).
+	FanoutP50Ms, FanoutP99Ms float64
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%-4s pubs=%d subs=%d pps/pub=%d delivered=%d/%d (%.0f/s) cpu=%.2fµs/pkt (%.0f pkt/cpu-s) "+
-		"allocs=%.3f/pkt (%.0f B/pkt) latency p50=%.2fms p99=%.2fms mem/sub=%.1fKiB",
+	s := fmt.Sprintf("%-4s pubs=%d subs=%d pps/pub=%d delivered=%d/%d (%.0f/s) cpu=%.2fµs/pkt (%.0f pkt/cpu-s) "+
+		"allocs=%.3f/pkt (%.0f B/pkt) e2e latency p50=%.2fms p99=%.2fms mem/sub=%.1fKiB",
 		r.Mode, r.Publishers, r.Subscribers, r.PPS, r.Delivered, r.Expected, r.DeliveredPerSec, r.CPUMicrosPerPacket,
 		r.DeliveredPerCPUSec, r.AllocsPerPacket, r.BytesAllocPerPacket, r.P50Ms, r.P99Ms, r.MemPerSubscriber/1024)
+	if r.Mode == ModeSFU {
+		s += fmt.Sprintf(" fan-out p50=%.3fms p99=%.3fms", r.FanoutP50Ms, r.FanoutP99Ms)
+	}
+	return s
 }
 
 type server interface {
@@ -84,7 +94,32 @@ type server interface {
 	subscribeAnswer(id string, answer webrtc.SessionDescription) error
 	candidate(id string, role int, c webrtc.ICECandidateInit) error
 	tracks() int
+	fanout() *dto.Histogram // nil if not measured
 	close() error
+}
+
+// histQuantile estimates quantile q of the observations made between two
+// snapshots of a cumulative Prometheus histogram, interpolating linearly
+// within the bucket.
+func histQuantile(h0, h1 *dto.Histogram, q float64) float64 {
+	total := float64(h1.GetSampleCount() - h0.GetSampleCount())
+	if total == 0 {
+		return 0
+	}
+	b0, b1 := h0.GetBucket(), h1.GetBucket()
+	prevBound, prevCount := 0.0, 0.0
+	for i := range b1 {
+		c := float64(b1[i].GetCumulativeCount() - b0[i].GetCumulativeCount())
+		if c >= q*total {
+			bound := b1[i].GetUpperBound()
+			if c == prevCount {
+				return bound
+			}
+			return prevBound + (bound-prevBound)*(q*total-prevCount)/(c-prevCount)
+		}
+		prevBound, prevCount = b1[i].GetUpperBound(), c
+	}
+	return prevBound
 }
 
 // Run performs one load run.
@@ -205,6 +240,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.MemPerSubscriber = float64(liveHeap()-heapBase) / float64(cfg.Subscribers)
 	}
 
+	hist0 := srv.fanout()
 	var ms0, ms1 runtime.MemStats
 	if cfg.OnMeasure != nil {
 		cfg.OnMeasure(true)
@@ -229,6 +265,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	_ = c.send(msg{Op: "quit"})
 
+	if h0, h1 := hist0, srv.fanout(); h0 != nil && h1 != nil {
+		res.FanoutP50Ms = 1000 * histQuantile(h0, h1, 0.50)
+		res.FanoutP99Ms = 1000 * histQuantile(h0, h1, 0.99)
+	}
 	res.Expected, res.Delivered, res.Seconds = st.Expected, st.Delivered, st.Seconds
 	res.P50Ms, res.P99Ms, res.MeanMs, res.Corrupt = st.P50Ms, st.P99Ms, st.MeanMs, st.Corrupt
 	if st.Delivered > 0 {
@@ -413,6 +453,25 @@ func (srv *sfuServer) tracks() int {
 }
 
 func (srv *sfuServer) close() error { return srv.s.Close() }
+
+func (srv *sfuServer) fanout() *dto.Histogram {
+	g := srv.s.Gatherer()
+	if g == nil {
+		return nil
+	}
+	mfs, err := g.Gather()
+	if err != nil {
+		return nil
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "tresor_sfu_forward_latency_seconds" && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetHistogram()
+		}
+	}
+	return nil
+}
+
+func (b *bareServer) fanout() *dto.Histogram { return nil }
 
 // bareServer is pion's broadcast example, one PeerConnection per peer,
 // sharing one UDP port like the SFU so that only the forwarding differs.

@@ -1,0 +1,106 @@
+package udpbatch
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func listen(t testing.TB) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestBatchedWritesArriveInOrder(t *testing.T) {
+	src := New(listen(t))
+	dst := [2]*net.UDPConn{listen(t), listen(t)}
+	var aps [2]netip.AddrPort
+	for i, d := range dst {
+		aps[i] = d.LocalAddr().(*net.UDPAddr).AddrPort()
+	}
+	const n = 150 // more than two full batches
+	src.Begin()
+	for i := range n {
+		if _, err := src.WriteToAddrPort([]byte{byte(i), byte(i >> 8), 0xAB}, aps[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.End()
+	// Outside a section, writes go straight out.
+	if _, err := src.WriteToAddrPort([]byte{0xff, 0xff, 0xAB}, aps[0]); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	for i := range n {
+		d := dst[i%2]
+		_ = d.SetReadDeadline(time.Now().Add(2 * time.Second))
+		k, _, err := d.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if want := []byte{byte(i), byte(i >> 8), 0xAB}; !bytes.Equal(buf[:k], want) {
+			t.Fatalf("datagram %d = %x, want %x", i, buf[:k], want)
+		}
+	}
+	k, _, err := dst[0].ReadFromUDPAddrPort(buf)
+	if err != nil || !bytes.Equal(buf[:k], []byte{0xff, 0xff, 0xAB}) {
+		t.Fatalf("direct write: %x %v", buf[:k], err)
+	}
+	if got := src.Datagrams.Load(); got != n {
+		t.Fatalf("batched %d datagrams, want %d", got, n)
+	}
+	if b := src.Batches.Load(); b != 3 { // 64 + 64 + 22
+		t.Fatalf("%d batches, want 3", b)
+	}
+}
+
+func BenchmarkBatchedWrite(b *testing.B) {
+	src := New(listen(b))
+	dst := listen(b)
+	ap := dst.LocalAddr().(*net.UDPAddr).AddrPort()
+	go func() {
+		buf := make([]byte, 2000)
+		for {
+			if _, _, err := dst.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+		}
+	}()
+	pkt := make([]byte, 1200)
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Begin()
+		for range 50 {
+			_, _ = src.WriteToAddrPort(pkt, ap)
+		}
+		src.End()
+	}
+}
+
+func BenchmarkDirectWrite(b *testing.B) {
+	src := listen(b)
+	dst := listen(b)
+	ap := dst.LocalAddr().(*net.UDPAddr).AddrPort()
+	go func() {
+		buf := make([]byte, 2000)
+		for {
+			if _, _, err := dst.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+		}
+	}()
+	pkt := make([]byte, 1200)
+	b.ReportAllocs()
+	for b.Loop() {
+		for range 50 {
+			_, _ = src.WriteToUDPAddrPort(pkt, ap)
+		}
+	}
+}
