@@ -172,3 +172,23 @@ func Fetch(ctx context.Context, client *http.Client, base, name string, role sig
 	r.Signal = sig.String()
 	return &r, nil
 }
+
+// SignalURL returns the signaling WebSocket URL for addr: a ws:// or wss://
+// URL as it is, or the demo's http(s):// URL with the demo's signaling path.
+func SignalURL(addr string) (string, error) {
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("demotoken: %q is not a URL", addr)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+		return u.String(), nil
+	case "http", "https":
+		u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/signal"
+		}
+		return u.String(), nil
+	}
+	return "", fmt.Errorf("demotoken: %q: want an http(s) or ws(s) URL", addr)
+}

@@ -67,3 +67,19 @@ func TestFetch(t *testing.T) {
 		t.Fatal("followed a signaling URL on another host")
 	}
 }
+
+func TestSignalURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080/":     "ws://127.0.0.1:8080/signal",
+		"https://meet.example":       "wss://meet.example/signal",
+		"ws://127.0.0.1:8080/signal": "ws://127.0.0.1:8080/signal",
+		"wss://x.example/other":      "wss://x.example/other",
+		"ftp://x":                    "",
+		"127.0.0.1:8080":             "",
+	} {
+		got, err := SignalURL(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("SignalURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

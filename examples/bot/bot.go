@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/tresor-dev/tresor"
+	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/examples/internal/connect"
+	"github.com/tresor-dev/tresor/examples/internal/mediafile"
+	"github.com/tresor-dev/tresor/signaling"
+)
+
+// The clips the bot plays, made with ffmpeg (testdata/README.md).
+var (
+	//go:embed testdata/video.ivf
+	videoIVF []byte
+	//go:embed testdata/audio.ogg
+	audioOgg []byte
+)
+
+// config is the bot's configuration (see the flags in main.go).
+type config struct {
+	URL      string
+	Token    string
+	Passcode string
+	Name     string
+	Duration time.Duration
+	Consent  bool
+	Logger   *slog.Logger
+	// API is the pion API for the peer connections; nil uses pion's
+	// defaults plus loopback candidates. Tests restrict it to 127.0.0.1.
+	API *webrtc.API
+}
+
+// run joins the meeting and plays the clips until ctx is done, Duration
+// has passed, or the meeting ends for the bot. It reports what happens on
+// out, one line per event.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	video, err := mediafile.ReadIVF(videoIVF)
+	if err != nil {
+		return err
+	}
+	audio, err := mediafile.ReadOgg(audioOgg)
+	if err != nil {
+		return err
+	}
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "Bot"
+	}
+	sigURL, token, err := connect.Resolve(ctx, cfg.URL, cfg.Token, name, signaling.RoleParticipant)
+	if err != nil {
+		return err
+	}
+	api := cfg.API
+	if api == nil {
+		if api, err = connect.DefaultAPI(); err != nil {
+			return err
+		}
+	}
+	m, err := tresor.Join(ctx, sigURL, tresor.WithToken(token), tresor.WithPasscode(cfg.Passcode),
+		tresor.WithLogger(log), tresor.WithWebRTCAPI(api))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	fmt.Fprintf(out, "bot: connected to %s\n", sigURL)
+
+	var wg sync.WaitGroup
+	playCtx, stopPlay := context.WithCancel(ctx)
+	defer func() { stopPlay(); wg.Wait() }()
+	var tracks []*tresor.LocalTrack
+	playing := false
+	for {
+		var ev tresor.Event
+		var open bool
+		select {
+		case <-ctx.Done():
+			return leave(m, out)
+		case ev, open = <-m.Events():
+		}
+		if !open {
+			return m.Err()
+		}
+		switch ev := ev.(type) {
+		case *tresor.Admitted:
+			fmt.Fprintf(out, "bot: admitted as %s\n", m.Self().Identity)
+			for _, src := range []tresor.Source{signaling.SourceCamera, signaling.SourceMicrophone} {
+				t, err := m.Publish(ctx, src)
+				if err != nil {
+					return fmt.Errorf("publish %s: %w", src, err)
+				}
+				tracks = append(tracks, t)
+			}
+			fmt.Fprintf(out, "bot: publishing camera (VP8 %dx%d, %v loop) and microphone (Opus, 440 Hz)\n",
+				video.Width, video.Height, video.Duration().Round(time.Millisecond))
+		case *tresor.EpochChanged:
+			fmt.Fprintf(out, "bot: epoch %d, %d members, security code %s\n", ev.Epoch, len(ev.Members), ev.SecurityCode)
+			if !playing && len(tracks) == 2 {
+				// Keys exist from the first epoch on: start the clips.
+				playing = true
+				wg.Add(2)
+				go func() { defer wg.Done(); play(playCtx, tracks[0], video, log) }()
+				go func() { defer wg.Done(); play(playCtx, tracks[1], audio, log) }()
+			}
+		case *tresor.ParticipantJoined:
+			fmt.Fprintf(out, "bot: %s joined the group\n", ev.Member.Identity)
+		case *tresor.ParticipantLeft:
+			fmt.Fprintf(out, "bot: %s left the group\n", ev.Member.Identity)
+		case *tresor.ConsentRequested:
+			if !cfg.Consent {
+				fmt.Fprintf(out, "bot: %s asks to record; not consenting (-consent=false)\n", ev.Recorder)
+				continue
+			}
+			if err := m.Consent(ctx, true); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "bot: consented to %s recording the meeting\n", ev.Recorder)
+		case *tresor.Mismatch:
+			fmt.Fprintf(out, "bot: WARNING: the server and the MLS group disagree (%s): compare security codes\n", ev.Kind)
+		case *tresor.Closed:
+			if ev.Err != nil {
+				return fmt.Errorf("meeting ended: %w", ev.Err)
+			}
+			return nil
+		}
+	}
+}
+
+// leave says goodbye with a bounded wait (ctx is already done).
+func leave(m *tresor.Meeting, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	fmt.Fprintln(out, "bot: leaving")
+	return m.Leave(ctx)
+}
+
+// play writes the clip's frames to t at their pace, in a loop, until ctx is
+// done. Frames that cannot be encrypted yet (between the admission and the
+// first key, or while the client is being removed) are skipped.
+func play(ctx context.Context, t *tresor.LocalTrack, c *mediafile.Clip, log *slog.Logger) {
+	next := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var failed int
+	for {
+		for _, f := range c.Frames {
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+			err := t.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration})
+			switch {
+			case err == nil:
+			case errors.Is(err, e2ee.ErrUnknownKey), errors.Is(err, tresor.ErrNotMember):
+				failed++
+			default:
+				if failed++; failed%100 == 1 {
+					log.Warn("bot: write frame", "track", t.ID(), "err", err, "failed", failed)
+				}
+			}
+			next = next.Add(f.Duration)
+			// After a stall, start afresh rather than send a burst.
+			if d := time.Until(next); d < -time.Second {
+				next = time.Now()
+			}
+			timer.Reset(time.Until(next))
+		}
+	}
+}

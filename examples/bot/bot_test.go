@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tresor-dev/tresor"
+	"github.com/tresor-dev/tresor/examples/internal/mediafile"
+	"github.com/tresor-dev/tresor/examples/internal/teststack"
+	"github.com/tresor-dev/tresor/signaling"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// frameSet holds a clip's frames for byte-exact lookups.
+func frameSet(t *testing.T, read func([]byte) (*mediafile.Clip, error), data []byte) map[string]bool {
+	t.Helper()
+	c, err := read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]bool{}
+	for _, f := range c.Frames {
+		m[string(f.Data)] = true
+	}
+	return m
+}
+
+// The bot joins with a token from the development endpoint and the
+// passcode, publishes both clips, and another participant decrypts exactly
+// the clips' frames.
+func TestBotPublishesDecryptableMedia(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := teststack.New(t, signaling.RoomConfig{Passcode: "2468-1357"})
+	videoFrames := frameSet(t, mediafile.ReadIVF, videoIVF)
+	audioFrames := frameSet(t, mediafile.ReadOgg, audioOgg)
+
+	rx, err := tresor.Join(ctx, st.SignalURL, tresor.WithToken(st.Token("viewer", signaling.RoleHost)), tresor.WithWebRTCAPI(teststack.API(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+
+	var mu sync.Mutex
+	got := map[string]int{}   // kind → frames that match the clip
+	wrong := map[string]int{} // kind → frames that do not
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	go func() {
+		for ev := range rx.Events() {
+			ta, ok := ev.(*tresor.TrackAdded)
+			if !ok {
+				continue
+			}
+			tr := ta.Track
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for {
+					f, err := tr.ReadFrame(ctx)
+					if err != nil {
+						return
+					}
+					want := videoFrames
+					if tr.Kind() == "audio" {
+						want = audioFrames
+					}
+					mu.Lock()
+					if want[string(f.Data)] && strings.HasPrefix(tr.Participant(), "guest-") {
+						got[tr.Kind()]++
+					} else {
+						wrong[tr.Kind()]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}()
+
+	out := &syncBuffer{}
+	botCtx, stopBot := context.WithCancel(ctx)
+	defer stopBot()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(botCtx, config{URL: st.URL, Passcode: "2468-1357", Name: "Bot", Consent: true, API: teststack.API(t)}, out)
+	}()
+
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		mu.Lock()
+		v, a := got["video"], got["audio"]
+		mu.Unlock()
+		if v >= 30 && a >= 100 { // more than one loop of each clip
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("bot stopped: %v\n%s", err, out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("decrypted %d video and %d audio frames of the clips in 40 s\n%s", v, a, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	if wrong["video"]+wrong["audio"] != 0 {
+		t.Errorf("frames that are not the clip's: %v", wrong)
+	}
+	mu.Unlock()
+
+	stopBot()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("bot: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("bot did not stop")
+	}
+	for _, want := range []string{"bot: admitted as guest-", "bot: publishing camera (VP8 320x240, 2s loop)", "members, security code", "bot: leaving"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestBotRefusedWithoutPasscode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st := teststack.New(t, signaling.RoomConfig{Passcode: "2468-1357"})
+	err := run(ctx, config{URL: st.URL, API: teststack.API(t)}, &syncBuffer{})
+	var se *signaling.Error
+	if !errors.As(err, &se) || se.Code != signaling.CodePasscodeRequired {
+		t.Fatalf("join without passcode: %v", err)
+	}
+}
