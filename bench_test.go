@@ -1,0 +1,159 @@
+package tresor
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/tresor-dev/tresor/signaling"
+)
+
+// audioSender publishes a microphone track and writes test frames every
+// interval until stopped (lighter than sender, for large meetings).
+func (c *client) audioSender(ctx context.Context, b testing.TB, interval time.Duration) *sender {
+	b.Helper()
+	s := &sender{id: c.id, stop: make(chan struct{}), sent: map[string]map[uint32]bool{"audio": {}}, tracks: map[string]*LocalTrack{}}
+	lt, err := c.m.Publish(ctx, signaling.SourceMicrophone)
+	if err != nil {
+		b.Fatalf("%s: publish: %v", c.id, err)
+	}
+	s.tracks["audio"] = lt
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for seq := uint32(1); ; seq++ {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+			lt.WriteSample(media.Sample{Data: testFrame(c.id, "audio", seq), Duration: interval})
+		}
+	}()
+	b.Cleanup(s.halt)
+	return s
+}
+
+// BenchmarkRekeySwitch measures, in a meeting of n members that all send
+// audio, the time from the host removing a member until the host has
+// decrypted a frame of the new epoch from every remaining sender (and sends
+// in it itself): how long a removed member's keys stay in use. Reported as
+// switch-ms per removal; a new member is added back (untimed) between
+// removals.
+func BenchmarkRekeySwitch(b *testing.B) {
+	for _, n := range []int{3, 20} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			benchRekeySwitch(b, n)
+		})
+	}
+}
+
+func benchRekeySwitch(b *testing.B, n int) {
+	b.ReportAllocs()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newEnv(b, envConfig{})
+	interval := 20 * time.Millisecond
+	if n > 5 {
+		interval = 60 * time.Millisecond // 2 shared cores: keep the SFU's load sane
+	}
+	host := e.join("host", signaling.RoleHost, WithRekeyInterval(0))
+	members := []*client{host}
+	host.audioSender(ctx, b, interval)
+	next := 0
+	add := func() {
+		c := e.join(fmt.Sprintf("m%d", next), signaling.RoleParticipant, WithRekeyInterval(0))
+		next++
+		members = append(members, c)
+		c.audioSender(ctx, b, interval)
+	}
+	for len(members) < n {
+		add()
+	}
+	converged(b, 60*time.Second, members...)
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		victim := members[len(members)-1]
+		members = members[:len(members)-1]
+		oldEpoch, _, _ := host.m.SecurityCode()
+		b.StartTimer()
+		start := time.Now()
+		if err := host.m.Signaling().Remove(ctx, victim.id); err != nil {
+			b.Fatal(err)
+		}
+		want := oldEpoch + 1
+		deadline := start.Add(20 * time.Second)
+		for {
+			if ok := host.m.Stats().SendingEpoch >= want && allSentIn(host, members[1:], want); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("remaining senders did not switch to epoch %d", want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		victim.close()
+		add()
+		converged(b, 60*time.Second, members...)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "switch-ms")
+}
+
+// allSentIn reports whether rx decrypted an audio frame of epoch ≥ epoch
+// from every one of txs.
+func allSentIn(rx *client, txs []*client, epoch uint64) bool {
+	for _, tx := range txs {
+		if e, ok := rx.lastEpoch(tx.id, "audio"); !ok || e < epoch {
+			return false
+		}
+	}
+	return true
+}
+
+// BenchmarkJoinToFirstFrame measures the time from opening the WebSocket
+// (Join) to the first decrypted video frame of a member already in the
+// meeting, with auto-admission (no waiting room): signaling, MLS
+// KeyPackage → Commit → Welcome, ICE/DTLS on both peer connections and the
+// first frame. Reported as join-ms.
+func BenchmarkJoinToFirstFrame(b *testing.B) {
+	b.ReportAllocs()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newEnv(b, envConfig{})
+	host := e.join("host", signaling.RoleHost, WithRekeyInterval(0))
+	host.publish(ctx, 33*time.Millisecond)
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		c := e.join(fmt.Sprintf("j%d", i), signaling.RoleParticipant, WithRekeyInterval(0))
+		deadline := start.Add(20 * time.Second)
+		for len(c.received("host", "video")) == 0 {
+			if time.Now().After(deadline) {
+				b.Fatal("no video frame")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		if err := c.m.Leave(ctx); err != nil {
+			b.Fatal(err)
+		}
+		c.close()
+		convergedN(b, 20*time.Second, 1, host)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "join-ms")
+}
