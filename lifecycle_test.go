@@ -1,0 +1,243 @@
+package tresor
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/keys"
+	"github.com/tresor-dev/tresor/signaling"
+)
+
+// TestPeriodicRekey: with a short rekey interval the group moves to new
+// epochs on its own while media keeps flowing, and receivers decrypt frames
+// of each new epoch.
+func TestPeriodicRekey(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{})
+	alice := e.join("alice", signaling.RoleHost, WithRekeyInterval(300*time.Millisecond))
+	bob := e.join("bob", signaling.RoleParticipant, WithRekeyInterval(300*time.Millisecond))
+	start, _ := converged(t, 10*time.Second, alice, bob)
+	sa := alice.publish(ctx, frameInterval)
+	sb := bob.publish(ctx, frameInterval)
+	waitEpochFrames(t, 15*time.Second, start+3, []*client{alice, bob}, []*sender{sa, sb})
+	sa.halt()
+	sb.halt()
+	checkFrames(t, bob, sa, "audio", 10)
+	checkFrames(t, alice, sb, "video", 10)
+	for _, c := range []*client{alice, bob} {
+		if st := c.m.Stats(); st.AuthFailed+st.Replayed+st.Malformed != 0 {
+			t.Errorf("%s: %+v", c.id, st)
+		}
+	}
+}
+
+// TestKeyRingGraceWindow: after a new epoch is installed the previous
+// epoch's keys still open frames until expire, then no longer; the sender
+// uses the new epoch's key at once.
+func TestKeyRingGraceWindow(t *testing.T) {
+	alice, err := keys.NewIdentity(nil, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := keys.NewIdentity(nil, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ga, err := keys.NewGroup(alice, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := keys.NewKeyPackage(bob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ga.CreateCommit([][]byte{kp.Bytes()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ga.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	gb, err := keys.Join(bob, kp, c.Welcome, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[uint32]string{ga.Self().Leaf: "alice", gb.Self().Leaf: "bob"}
+
+	// Bob's ring receives; alice's sender sends.
+	rx, err := newKeyRing(e2ee.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := newKeyRing(e2ee.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := func(r *keyRing, g *keys.Group) {
+		ek, err := g.SFrameKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.install(ek, names); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install(rx, gb)
+	install(tx, ga)
+	frame := []byte{0x78, 1, 2, 3, 4, 5}
+	old, err := tx.sender.EncryptFrame(nil, e2ee.CodecOpus, frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Epoch 2: bob commits an Update, alice processes it.
+	c2, err := gb.CreateCommit(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gb.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ga.Process(c2.Message); err != nil {
+		t.Fatal(err)
+	}
+	install(rx, gb)
+	install(tx, ga)
+	if e, _ := tx.sendingEpoch(); e != 2 {
+		t.Fatalf("sender at epoch %d, want 2", e)
+	}
+	cur, err := tx.sender.EncryptFrame(nil, e2ee.CodecOpus, frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rx.peer("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kidOld, _ := frameKID(e2ee.CodecOpus, old)
+	kidCur, _ := frameKID(e2ee.CodecOpus, cur)
+	if kidOld == kidCur {
+		t.Fatal("same KID in two epochs")
+	}
+	if _, err := p.recv.DecryptFrame(nil, e2ee.CodecOpus, cur); err != nil {
+		t.Fatalf("current epoch: %v", err)
+	}
+	if _, err := p.recv.DecryptFrame(nil, e2ee.CodecOpus, old); err != nil {
+		t.Fatalf("previous epoch within the grace window: %v", err)
+	}
+	rx.expire(2)
+	old2, err := tx.sender.EncryptFrame(nil, e2ee.CodecOpus, frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.recv.DecryptFrame(nil, e2ee.CodecOpus, old2); err != nil {
+		t.Fatalf("current epoch after expiry: %v", err)
+	}
+	// A fresh copy of the old frame's epoch: re-seal is impossible (the
+	// sender moved on), so replay the recorded one: its key is gone.
+	if _, err := p.recv.DecryptFrame(nil, e2ee.CodecOpus, old); !errors.Is(err, e2ee.ErrUnknownKey) {
+		t.Fatalf("previous epoch after the grace window: %v, want ErrUnknownKey", err)
+	}
+	rx.eraseAll()
+	if _, err := p.recv.DecryptFrame(nil, e2ee.CodecOpus, old2); !errors.Is(err, e2ee.ErrUnknownKey) {
+		t.Fatalf("after eraseAll: %v", err)
+	}
+}
+
+// TestLeaveAndClose: a participant that leaves is removed from the group by
+// a Commit (others see ParticipantLeft and a new epoch), its own handle ends
+// cleanly, and no goroutine outlives the meetings.
+func TestLeaveAndClose(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{})
+	alice := e.join("alice", signaling.RoleHost)
+	bob := e.join("bob", signaling.RoleParticipant)
+	carol := e.join("carol", signaling.RoleParticipant)
+	epoch, _ := converged(t, 10*time.Second, alice, bob, carol)
+	if err := carol.m.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-carol.m.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("carol's meeting did not end")
+	}
+	if err := carol.m.Err(); err != nil {
+		t.Errorf("carol's meeting ended with %v after Leave", err)
+	}
+	after, _ := converged(t, 10*time.Second, alice, bob)
+	if after != epoch+1 {
+		t.Errorf("epoch %d after the leave, want %d", after, epoch+1)
+	}
+	for _, c := range []*client{alice, bob} {
+		left := eventsOf[*ParticipantLeft](c)
+		if len(left) != 1 || left[0].Member.Identity != "carol" {
+			t.Errorf("%s: ParticipantLeft events %+v", c.id, left)
+		}
+	}
+	if err := carol.m.SendChat(ctx, "still here?"); !errors.Is(err, ErrClosed) {
+		t.Errorf("chat after leave: %v, want ErrClosed", err)
+	}
+}
+
+// TestConsentRequested: a host starting a recording asks every other
+// participant for consent through an event.
+func TestConsentRequested(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{})
+	alice := e.join("alice", signaling.RoleHost)
+	bob := e.join("bob", signaling.RoleParticipant)
+	converged(t, 10*time.Second, alice, bob)
+	if err := alice.m.Signaling().Consent(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.m.Signaling().StartRecording(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "consent request at bob", func() bool {
+		ev := eventsOf[*ConsentRequested](bob)
+		return len(ev) == 1 && ev[0].Recorder == "alice" && !ev[0].Waiting
+	})
+	if err := bob.m.Consent(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(eventsOf[*ConsentRequested](alice)); n != 0 {
+		t.Errorf("the recorder was asked for consent %d times", n)
+	}
+}
+
+// TestJoinErrors: no token, a forged token, an unreachable server.
+func TestJoinErrors(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{})
+	if _, err := Join(ctx, e.url); err == nil {
+		t.Error("join without a token succeeded")
+	}
+	_, otherKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := signaling.MintToken(otherKey, signaling.Claims{Room: e.room, Identity: "eve", Role: signaling.RoleHost, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Join(ctx, e.url, WithToken(forged)); !errors.Is(err, &signaling.Error{Code: signaling.CodeInvalidToken}) {
+		t.Errorf("forged token: %v", err)
+	}
+	if _, err := Join(ctx, "ws://127.0.0.1:1/", WithToken(e.token("x", signaling.RoleHost))); err == nil {
+		t.Error("join to a closed port succeeded")
+	}
+}
