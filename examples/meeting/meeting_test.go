@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/tresor-dev/tresor"
 	"github.com/tresor-dev/tresor/examples/internal/demotoken"
+	"github.com/tresor-dev/tresor/examples/internal/teststack"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -310,5 +313,96 @@ func TestBaseURL(t *testing.T) {
 		if got := baseURL(a); got != want {
 			t.Errorf("baseURL(%s) = %s, want %s", addr, got, want)
 		}
+	}
+}
+
+// The demo hosts an end-to-end encrypted meeting: the host joins with the
+// Go client from the printed host link, a guest with a /demo/token token
+// and the passcode, the host admits the guest, and the guest decrypts the
+// host's frames.
+func TestMeetingEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, stop := start(t, config{Room: "demo", WaitingRoom: true})
+	u, err := url.Parse(b.hostLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frag, _ := url.ParseQuery(u.Fragment)
+	api := teststack.API(t)
+	host, err := tresor.Join(ctx, b.signalURL(), tresor.WithToken(frag.Get("token")), tresor.WithWebRTCAPI(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	r, err := demotoken.Fetch(ctx, nil, b.base, "Ada", signaling.RoleParticipant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest, err := tresor.Join(ctx, r.Signal, tresor.WithToken(r.Token), tresor.WithPasscode(b.passcode), tresor.WithWebRTCAPI(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer guest.Close()
+	if guest.Self().Identity != "" {
+		t.Fatal("the guest skipped the waiting room")
+	}
+	if err := host.Signaling().Admit(ctx, r.Identity); err != nil {
+		t.Fatal(err)
+	}
+
+	// Both reach the same epoch with the same security code.
+	epoch := func(m *tresor.Meeting) (code string) {
+		for ev := range m.Events() {
+			if e, ok := ev.(*tresor.EpochChanged); ok && len(e.Members) == 2 {
+				return e.SecurityCode
+			}
+		}
+		return "" // events ended
+	}
+	codes := make(chan string, 1)
+	go func() { codes <- epoch(host) }()
+	guestCode := epoch(guest)
+	if hc := <-codes; hc == "" || hc != guestCode {
+		t.Fatalf("security codes differ: host %q, guest %q", hc, guestCode)
+	}
+
+	tr, err := host.Publish(ctx, signaling.SourceCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopWriting := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// A VP8 key frame header (RFC 6386 §9.1) and an opaque body.
+		frame := append([]byte{0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00}, bytes.Repeat([]byte("tresor"), 50)...)
+		for {
+			select {
+			case <-stopWriting:
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+			_ = tr.WriteSample(media.Sample{Data: frame, Duration: 30 * time.Millisecond})
+		}
+	}()
+	defer func() { close(stopWriting); wg.Wait() }()
+	for ev := range guest.Events() {
+		ta, ok := ev.(*tresor.TrackAdded)
+		if !ok {
+			continue
+		}
+		f, err := ta.Track.ReadFrame(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ta.Track.Participant() != "host" || !bytes.HasSuffix(f.Data, []byte("tresortresor")) {
+			t.Fatalf("frame from %s: %.20q", ta.Track.Participant(), f.Data)
+		}
+		break
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
