@@ -113,11 +113,11 @@ func loopbackAPI(t testing.TB, tweak func(*webrtc.SettingEngine)) *webrtc.API {
 	if tweak != nil {
 		tweak(&se)
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
+	api, err := NewAPI(se)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m))
+	return api
 }
 
 // client is a Meeting under test with an event log.

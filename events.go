@@ -10,7 +10,7 @@ import (
 // [Meeting.Events] and switch on the concrete type; the set is closed:
 //
 //	*Admitted, *ParticipantJoined, *ParticipantLeft, *EpochChanged,
-//	*TrackAdded, *ChatMessage, *ConsentRequested,
+//	*TrackAdded, *ChatMessage, *ActiveSpeaker, *ConsentRequested,
 //	*Mismatch, *Closed
 type Event interface{ isEvent() }
 
@@ -56,6 +56,12 @@ type ChatMessage struct {
 	Epoch uint64
 	Text  string
 }
+
+// ActiveSpeaker: the loudest remote participant changed. It is derived from
+// the audio levels (RFC 6464) that senders put in a clear RTP header
+// extension of frames that decrypted, so only members are considered; the
+// level values themselves are not authenticated.
+type ActiveSpeaker struct{ Identity string }
 
 // ConsentRequested: a host asked to record the meeting on Recorder's machine;
 // answer with [Meeting.Consent]. Recording starts only when everyone
@@ -120,6 +126,7 @@ func (*EpochChanged) isEvent()      {}
 func (*TrackAdded) isEvent()        {}
 func (*ChatMessage) isEvent()       {}
 func (*ConsentRequested) isEvent()  {}
+func (*ActiveSpeaker) isEvent()     {}
 func (*Mismatch) isEvent()          {}
 func (*Closed) isEvent()            {}
 

@@ -416,7 +416,7 @@ type srtpHook struct {
 	tamper func(p *rtp.Packet) bool // true: the packet was changed
 
 	mu  sync.Mutex
-	ctx map[string][2]*srtp.Context // peer → decrypt, encrypt
+	ctx map[string][3]*srtp.Context // peer → decrypt, encrypt, encrypt with Cryptex
 }
 
 func (s *srtpHook) onWrite(peer string, b []byte) [][]byte {
@@ -433,19 +433,22 @@ func (s *srtpHook) onWrite(peer string, b []byte) [][]byte {
 		}
 		ms, ok := s.logs.dtls.MasterSecret(sess.ClientRandom)
 		if !ok {
-			s.ctx[peer] = [2]*srtp.Context{} // another client
+			s.ctx[peer] = [3]*srtp.Context{} // another client
 			return [][]byte{b}
 		}
 		hk, err := sess.Keys(ms)
 		if err != nil {
 			return [][]byte{b}
 		}
-		dec, err1 := srtp.CreateContext(hk.ServerKey, hk.ServerSalt, hk.Profile)
+		// Re-encrypt as the SFU did: with Cryptex (RFC 9335) exactly
+		// when the original packet used it.
+		dec, err1 := srtp.CreateContext(hk.ServerKey, hk.ServerSalt, hk.Profile, srtp.Cryptex(srtp.CryptexModeEnabled))
 		enc, err2 := srtp.CreateContext(hk.ServerKey, hk.ServerSalt, hk.Profile)
-		if err1 != nil || err2 != nil {
+		encX, err3 := srtp.CreateContext(hk.ServerKey, hk.ServerSalt, hk.Profile, srtp.Cryptex(srtp.CryptexModeEnabled))
+		if err1 != nil || err2 != nil || err3 != nil {
 			return [][]byte{b}
 		}
-		c = [2]*srtp.Context{dec, enc}
+		c = [3]*srtp.Context{dec, enc, encX}
 		s.ctx[peer] = c
 	}
 	if c[0] == nil {
@@ -463,9 +466,13 @@ func (s *srtpHook) onWrite(peer string, b []byte) [][]byte {
 	if err := p.Unmarshal(plain); err != nil {
 		return [][]byte{b}
 	}
+	enc := c[1]
+	if hostile.IsCryptex(hdr.ExtensionProfile) {
+		enc = c[2]
+	}
 	if !s.tamper(&p) {
 		// Keep the encrypting context's rollover state in step.
-		if _, err := c[1].EncryptRTP(nil, plain, &hdr); err != nil {
+		if _, err := enc.EncryptRTP(nil, plain, &p.Header); err != nil {
 			return [][]byte{b}
 		}
 		return [][]byte{b}
@@ -474,7 +481,7 @@ func (s *srtpHook) onWrite(peer string, b []byte) [][]byte {
 	if err != nil {
 		return [][]byte{b}
 	}
-	out, err := c[1].EncryptRTP(nil, raw, &p.Header)
+	out, err := enc.EncryptRTP(nil, raw, &p.Header)
 	if err != nil {
 		return [][]byte{b}
 	}
@@ -499,7 +506,7 @@ func TestHostileServerTamperedFramesRejected(t *testing.T) {
 	var mu sync.Mutex
 	var n, modified, replayed, injected int
 	var old [][]byte
-	hook := &srtpHook{t: t, tap: h.tap, logs: bobLogs, ctx: map[string][2]*srtp.Context{}, tamper: func(p *rtp.Packet) bool {
+	hook := &srtpHook{t: t, tap: h.tap, logs: bobLogs, ctx: map[string][3]*srtp.Context{}, tamper: func(p *rtp.Packet) bool {
 		if p.PayloadType != 111 || len(p.Payload) < 20 {
 			return false
 		}

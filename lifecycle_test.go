@@ -241,3 +241,34 @@ func TestJoinErrors(t *testing.T) {
 		t.Error("join to a closed port succeeded")
 	}
 }
+
+// TestActiveSpeaker: the loudest sender, by the RFC 6464 levels on its
+// frames, becomes the active speaker at the other participants.
+func TestActiveSpeaker(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{})
+	alice := e.join("alice", signaling.RoleHost)
+	bob := e.join("bob", signaling.RoleParticipant)
+	carol := e.join("carol", signaling.RoleParticipant)
+	converged(t, 10*time.Second, alice, bob, carol)
+	sa := alice.audioSender(ctx, t, 20*time.Millisecond)
+	sb := bob.audioSender(ctx, t, 20*time.Millisecond)
+	speaker := func() string {
+		evs := eventsOf[*ActiveSpeaker](carol)
+		if len(evs) == 0 {
+			return ""
+		}
+		return evs[len(evs)-1].Identity
+	}
+	sa.tracks["audio"].SetAudioLevel(20)
+	sb.tracks["audio"].SetAudioLevel(100)
+	eventually(t, 5*time.Second, "alice speaks", func() bool { return speaker() == "alice" })
+	sa.tracks["audio"].SetAudioLevel(127)
+	sb.tracks["audio"].SetAudioLevel(30)
+	eventually(t, 5*time.Second, "bob speaks", func() bool { return speaker() == "bob" })
+	if evs := eventsOf[*ActiveSpeaker](bob); len(evs) == 0 || evs[0].Identity != "alice" {
+		t.Errorf("bob's active speaker events: %v", evs)
+	}
+}

@@ -47,7 +47,10 @@ type mediaConn struct {
 func newMediaConn(m *Meeting) (*mediaConn, error) {
 	api := m.opts.api
 	if api == nil {
-		api = webrtc.NewAPI()
+		var err error
+		if api, err = NewAPI(m.opts.settings); err != nil {
+			return nil, err
+		}
 	}
 	pub, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -268,7 +271,7 @@ func (c *mediaConn) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	if c.ctx.Err() != nil {
 		return
 	}
-	rt, err := newRemoteTrack(c.m, tr)
+	rt, err := newRemoteTrack(c.m, tr, recv)
 	if err != nil {
 		c.m.log.Warn("tresor: remote track refused", "participant", tr.StreamID(), "err", err)
 		return
@@ -314,16 +317,27 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 		return nil, fmt.Errorf("tresor: publish: %w", err)
 	}
 	id := kind + "-" + hex.EncodeToString(idb[:])
-	raw, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime}, id, m.Self().Identity)
-	if err != nil {
-		return nil, fmt.Errorf("tresor: publish: %w", err)
-	}
-	lt, err := piontrack.NewLocalTrack(raw, m.keys.sender)
-	if err != nil {
-		return nil, fmt.Errorf("tresor: publish: %w", err)
+	out := &LocalTrack{source: src}
+	var track webrtc.TrackLocal
+	if kind == "audio" {
+		at, err := newAudioTrack(id, m.Self().Identity, m.keys.sender)
+		if err != nil {
+			return nil, fmt.Errorf("tresor: publish: %w", err)
+		}
+		out.t, out.audio, track = at, at, at
+	} else {
+		raw, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime}, id, m.Self().Identity)
+		if err != nil {
+			return nil, fmt.Errorf("tresor: publish: %w", err)
+		}
+		lt, err := piontrack.NewLocalTrack(raw, m.keys.sender)
+		if err != nil {
+			return nil, fmt.Errorf("tresor: publish: %w", err)
+		}
+		out.t, track = lt, lt
 	}
 	c := m.media
-	tr, err := c.pub.AddTransceiverFromTrack(lt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	tr, err := c.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return nil, fmt.Errorf("tresor: publish: %w", err)
 	}
@@ -332,5 +346,5 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 	if err := c.negotiate(ctx); err != nil {
 		return nil, err
 	}
-	return &LocalTrack{t: lt, source: src, m: m}, nil
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tresor-dev/tresor/e2ee"
@@ -58,20 +59,22 @@ var _ mlsGroup = (*keys.Group)(nil)
 // and handles every signaling event in order; the methods that touch the
 // group hand it work and wait for the answer.
 type Meeting struct {
-	opts   options
-	log    *slog.Logger
-	sig    *signaling.Client
-	events *eventQueue
-	keys   *keyRing
-	media  *mediaConn
-	kcfg   *keys.Config
+	opts     options
+	log      *slog.Logger
+	sig      *signaling.Client
+	events   *eventQueue
+	keys     *keyRing
+	media    *mediaConn
+	kcfg     *keys.Config
+	speakers *speakers
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	cmds   chan func()
-	runWG  sync.WaitGroup
-	closed sync.Once
-	done   chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	cmds    chan func()
+	runWG   sync.WaitGroup
+	closed  sync.Once
+	done    chan struct{}
+	leaving atomic.Bool
 
 	// Owned by the run goroutine.
 	id           *keys.Identity
@@ -138,7 +141,7 @@ func Join(ctx context.Context, url string, opts ...Option) (*Meeting, error) {
 		opts: o, log: log, sig: sig, events: newEventQueue(), keys: kr,
 		kcfg: &keys.Config{Rand: o.rand, Logger: log},
 		ctx:  mctx, cancel: cancel, cmds: make(chan func()), done: make(chan struct{}),
-		roster: map[uint32]keys.Member{}, self: sig.Self(),
+		roster: map[uint32]keys.Member{}, self: sig.Self(), speakers: newSpeakers(),
 	}
 	m.media, err = newMediaConn(m)
 	if err != nil {
@@ -300,6 +303,7 @@ func (m *Meeting) Rekey(ctx context.Context) (uint64, error) {
 // Leave tells the server the participant leaves (the group then commits its
 // Remove), and closes the meeting.
 func (m *Meeting) Leave(ctx context.Context) error {
+	m.leaving.Store(true)
 	err := m.sig.Leave(ctx)
 	m.Close()
 	if err != nil && !errors.Is(err, signaling.ErrClosed) {
@@ -326,7 +330,7 @@ func (m *Meeting) Close() error {
 func (m *Meeting) run() {
 	defer m.runWG.Done()
 	defer close(m.done)
-	check := time.NewTicker(max(m.opts.grace/4, 20*time.Millisecond))
+	check := time.NewTicker(max(min(m.opts.grace/4, 200*time.Millisecond), 20*time.Millisecond))
 	defer check.Stop()
 	m.rekeyTimer = time.NewTimer(time.Hour)
 	m.rekeyTimer.Stop()
@@ -338,7 +342,7 @@ func (m *Meeting) run() {
 		case ev, ok := <-sigEvents:
 			if !ok {
 				err := m.sig.Err()
-				if m.ctx.Err() != nil {
+				if m.ctx.Err() != nil || m.leaving.Load() {
 					err = nil
 				}
 				m.mu.Lock()
@@ -357,8 +361,11 @@ func (m *Meeting) run() {
 					m.log.Warn("tresor: periodic update failed", "err", err)
 				}
 			}
-		case <-check.C:
+		case now := <-check.C:
 			m.checkSync()
+			if who, ok := m.speakers.update(now); ok {
+				m.events.push(&ActiveSpeaker{Identity: who})
+			}
 		case <-m.ctx.Done():
 			return
 		}

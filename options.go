@@ -38,6 +38,7 @@ type options struct {
 	rekey       time.Duration
 	grace       time.Duration
 	api         *webrtc.API
+	settings    webrtc.SettingEngine
 	rand        io.Reader
 	identity    *keys.Identity
 	sigOpts     []signaling.Option
@@ -77,10 +78,16 @@ func WithRekeyInterval(d time.Duration) Option { return func(o *options) { o.rek
 func WithGraceWindow(d time.Duration) Option { return func(o *options) { o.grace = d } }
 
 // WithWebRTCAPI sets the pion API used for both peer connections (codecs,
-// interceptors, SettingEngine: network types, port range, loopback for
-// tests). Its MediaEngine must offer VP8 and Opus. The default is
-// webrtc.NewAPI() with pion's default codecs and interceptors.
+// interceptors, SettingEngine). Its MediaEngine must offer VP8 and Opus, and
+// should register the RFC 6464 audio level extension for active-speaker
+// events; [NewAPI] builds such an API. The default is NewAPI with the
+// SettingEngine of [WithSettingEngine].
 func WithWebRTCAPI(api *webrtc.API) Option { return func(o *options) { o.api = api } }
+
+// WithSettingEngine sets the pion SettingEngine of the default API (network
+// types, interfaces, port range, ICE timeouts; tests restrict it to
+// 127.0.0.1). It is ignored when [WithWebRTCAPI] is given.
+func WithSettingEngine(se webrtc.SettingEngine) Option { return func(o *options) { o.settings = se } }
 
 // WithRand sets the source of randomness for the MLS identity and group
 // (default crypto/rand). Only tests should set it.

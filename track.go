@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -22,13 +23,29 @@ import (
 // this client's SFrame key of the current epoch (RFC 9605 §5.2) and then
 // packetized; there is no way to send unencrypted media.
 type LocalTrack struct {
-	t      *piontrack.LocalTrack
+	t      sampleWriter
+	audio  *audioTrack // nil for video
 	source Source
-	m      *Meeting
+}
+
+type sampleWriter interface {
+	WriteSample(media.Sample) error
+	ID() string
 }
 
 // ID returns the track's ID (the MediaStreamTrack ID in the SDP).
 func (t *LocalTrack) ID() string { return t.t.ID() }
+
+// SetAudioLevel sets the audio level sent with the following frames of a
+// microphone track, in -dBov from 0 (loudest) to 127 (silence), as RFC 6464
+// defines it; other participants derive the active speaker from it. The SFU
+// sees the level (it travels in a clear RTP header extension). It starts at
+// 127. Video tracks ignore it.
+func (t *LocalTrack) SetAudioLevel(level uint8) {
+	if t.audio != nil {
+		t.audio.level.Store(uint32(min(level, silenceLevel)))
+	}
+}
 
 // Source returns what the track carries.
 func (t *LocalTrack) Source() Source { return t.source }
@@ -62,6 +79,7 @@ type RemoteTrack struct {
 	participant string
 	codec       e2ee.Codec
 	sb          *samplebuilder.SampleBuilder
+	levelExt    uint8 // negotiated RFC 6464 extension ID, 0 if none
 
 	frames chan Frame
 	done   chan struct{}
@@ -74,7 +92,7 @@ type RemoteTrack struct {
 	reported     bool
 }
 
-func newRemoteTrack(m *Meeting, tr *webrtc.TrackRemote) (*RemoteTrack, error) {
+func newRemoteTrack(m *Meeting, tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) (*RemoteTrack, error) {
 	var c e2ee.Codec
 	var dp rtp.Depacketizer
 	switch mime := tr.Codec().MimeType; {
@@ -89,9 +107,17 @@ func newRemoteTrack(m *Meeting, tr *webrtc.TrackRemote) (*RemoteTrack, error) {
 	if rate == 0 {
 		return nil, errors.New("tresor: track without clock rate")
 	}
-	return &RemoteTrack{m: m, tr: tr, participant: tr.StreamID(), codec: c,
-		sb:     samplebuilder.New(piontrack.DefaultMaxLate, dp, rate),
-		frames: make(chan Frame, max(m.opts.frameBuffer, 1)), done: make(chan struct{})}, nil
+	t := &RemoteTrack{m: m, tr: tr, participant: tr.StreamID(), codec: c,
+		sb:     samplebuilder.New(piontrack.DefaultMaxLate, dp, rate, samplebuilder.WithRTPHeaders(c == e2ee.CodecOpus)),
+		frames: make(chan Frame, max(m.opts.frameBuffer, 1)), done: make(chan struct{})}
+	if c == e2ee.CodecOpus && recv != nil {
+		for _, e := range recv.GetParameters().HeaderExtensions {
+			if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 256 {
+				t.levelExt = uint8(e.ID)
+			}
+		}
+	}
+	return t, nil
 }
 
 // Participant returns the identity of the track's publisher, as the SFU
@@ -179,6 +205,12 @@ func (t *RemoteTrack) frame(peer *peerKeys, s *media.Sample) {
 	}
 	t.decrypted++
 	t.unknownSince, t.reported = time.Time{}, false
+	if t.levelExt != 0 && len(s.RTPHeaders) > 0 {
+		var lvl rtp.AudioLevelExtension
+		if b := s.RTPHeaders[0].GetExtension(t.levelExt); b != nil && lvl.Unmarshal(b) == nil {
+			t.m.speakers.observe(t.participant, lvl.Level, now)
+		}
+	}
 	f := Frame{Data: data, Epoch: epoch, RTPTimestamp: s.PacketTimestamp}
 	select {
 	case t.frames <- f:

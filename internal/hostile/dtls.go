@@ -209,16 +209,22 @@ func (s Session) Keys(master []byte) (*HopKeys, error) {
 }
 
 // Contexts returns fresh SRTP contexts for the two directions: one for what
-// the peer sent the SFU, one for what the SFU sent the peer. Contexts keep
-// rollover and replay state: feed each one its direction's packets in order.
+// the peer sent the SFU, one for what the SFU sent the peer. They accept
+// packets with and without RFC 9335 (Cryptex) header encryption. Contexts
+// keep rollover and replay state: feed each one its direction's packets in
+// order.
 func (h *HopKeys) Contexts() (fromPeer, toPeer *srtp.Context, err error) {
-	fromPeer, err = srtp.CreateContext(h.PeerKey, h.PeerSalt, h.Profile)
+	fromPeer, err = srtp.CreateContext(h.PeerKey, h.PeerSalt, h.Profile, srtp.Cryptex(srtp.CryptexModeEnabled))
 	if err != nil {
 		return nil, nil, err
 	}
-	toPeer, err = srtp.CreateContext(h.ServerKey, h.ServerSalt, h.Profile)
+	toPeer, err = srtp.CreateContext(h.ServerKey, h.ServerSalt, h.Profile, srtp.Cryptex(srtp.CryptexModeEnabled))
 	if err != nil {
 		return nil, nil, err
 	}
 	return fromPeer, toPeer, nil
 }
+
+// IsCryptex reports whether an SRTP packet's header extensions are
+// encrypted with Cryptex (RFC 9335 §5: profiles 0xC0DE and 0xC2DE).
+func IsCryptex(profile uint16) bool { return profile == 0xc0de || profile == 0xc2de }
