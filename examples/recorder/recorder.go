@@ -1,0 +1,163 @@
+//go:build recorder_pending
+
+// The recorder waits for one addition to the Go client: an event carrying
+// the room's recording state (see README.md, "Status"). Until then this
+// package builds only with -tags recorder_pending against a client that has
+// it, and go build/vet/test ./... skip it.
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/tresor-dev/tresor"
+	"github.com/tresor-dev/tresor/examples/internal/connect"
+	"github.com/tresor-dev/tresor/signaling"
+)
+
+// config is the recorder's configuration (see the flags in main.go).
+type config struct {
+	URL      string
+	Token    string
+	Passcode string
+	Name     string
+	Dir      string
+	Logger   *slog.Logger
+	// API is the pion API for the peer connections; nil uses pion's
+	// defaults plus loopback candidates. Tests restrict it to 127.0.0.1.
+	API *webrtc.API
+}
+
+// errWithdrawn ends a recording that someone stopped.
+var errWithdrawn = errors.New("recording stopped: consent withdrawn or recording ended")
+
+// run joins, asks to record, records while the recording is active, and
+// returns when someone withdraws consent (nil), ctx is done (nil), or the
+// meeting ends for the recorder.
+func run(ctx context.Context, cfg config, out io.Writer) (err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		dir = "recordings"
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "Recorder"
+	}
+	files, err := newFiles(dir, out)
+	if err != nil {
+		return err
+	}
+	sigURL, token, err := connect.Resolve(ctx, cfg.URL, cfg.Token, name, signaling.RoleCohost)
+	if err != nil {
+		return err
+	}
+	api := cfg.API
+	if api == nil {
+		if api, err = connect.DefaultAPI(); err != nil {
+			return err
+		}
+	}
+	m, err := tresor.Join(ctx, sigURL, tresor.WithToken(token), tresor.WithPasscode(cfg.Passcode),
+		tresor.WithLogger(log), tresor.WithWebRTCAPI(api))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	fmt.Fprintf(out, "recorder: connected to %s\n", sigURL)
+
+	readCtx, stopReading := context.WithCancel(context.Background())
+	var readers sync.WaitGroup
+	defer func() {
+		// Close the files first: frames still in flight are dropped.
+		if cerr := files.stop(); cerr != nil && err == nil {
+			err = cerr
+		}
+		stopReading()
+		readers.Wait()
+	}()
+
+	requested, active := false, false
+	for {
+		var ev tresor.Event
+		var open bool
+		select {
+		case <-ctx.Done():
+			return leave(m, out)
+		case ev, open = <-m.Events():
+		}
+		if !open {
+			return m.Err()
+		}
+		switch ev := ev.(type) {
+		case *tresor.Admitted:
+			fmt.Fprintf(out, "recorder: admitted as %s\n", m.Self().Identity)
+		case *tresor.EpochChanged:
+			fmt.Fprintf(out, "recorder: epoch %d, %d members, security code %s\n", ev.Epoch, len(ev.Members), ev.SecurityCode)
+			if requested {
+				continue
+			}
+			// A member now: ask to record, and consent for ourselves.
+			requested = true
+			if err := m.Signaling().StartRecording(ctx); err != nil {
+				return fmt.Errorf("start recording: %w", err)
+			}
+			if err := m.Consent(ctx, true); err != nil {
+				return err
+			}
+			fmt.Fprintln(out, "recorder: asked to record; nothing is written until everyone consents")
+		case *tresor.TrackAdded:
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				files.read(readCtx, ev.Track)
+			}()
+		case *tresor.RecordingChanged:
+			rec := ev.Recording
+			switch {
+			case requested && rec.Active && rec.Recorder == m.Self().Identity && !active:
+				active = true
+				files.allow()
+				fmt.Fprintln(out, "recorder: everyone consented: recording")
+			case requested && !rec.Requested:
+				fmt.Fprintln(out, "recorder: "+errWithdrawn.Error())
+				if err := files.stop(); err != nil {
+					return err
+				}
+				return leave(m, out)
+			}
+		case *tresor.ConsentRequested:
+			// Someone else records: the recorder has no say, and no
+			// consent of its own to give on a person's behalf.
+			if ev.Recorder != m.Self().Identity {
+				fmt.Fprintf(out, "recorder: %s asks to record too; not consenting\n", ev.Recorder)
+			}
+		case *tresor.Mismatch:
+			fmt.Fprintf(out, "recorder: WARNING: the server and the MLS group disagree (%s): compare security codes\n", ev.Kind)
+		case *tresor.Closed:
+			if ev.Err != nil {
+				return fmt.Errorf("meeting ended: %w", ev.Err)
+			}
+			return nil
+		}
+	}
+}
+
+// leave says goodbye with a bounded wait.
+func leave(m *tresor.Meeting, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	fmt.Fprintln(out, "recorder: leaving")
+	return m.Leave(ctx)
+}
