@@ -41,3 +41,23 @@ func TestingOnlyForwarder(sub *Participant, pubID, trackID string, payload []byt
 		return ok
 	}, nil
 }
+
+// TestingOnlyState describes a participant's subscribe side for test logs.
+func TestingOnlyState(p *Participant) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := "sub pc " + p.sub.SignalingState().String() + "/" + p.sub.ConnectionState().String() + "/ice " + p.sub.ICEConnectionState().String() + "/gather " + p.sub.ICEGatheringState().String()
+	if p.negDirty {
+		out += " negDirty"
+	}
+	for t, d := range p.downs {
+		d.mu.Lock()
+		out += " | " + t.id
+		if d.bound {
+			out += " bound"
+		}
+		out += " cur=" + string(rune('0'+d.current+1)) + " tgt=" + string(rune('0'+d.target+1))
+		d.mu.Unlock()
+	}
+	return out
+}

@@ -45,6 +45,7 @@ type Participant struct {
 	pending     map[Role][]webrtc.ICECandidateInit
 	wantLayer   Layer
 	negDirty    bool
+	offered     bool // the first subscribe offer was made
 	closed      bool
 	negKick     chan struct{}
 	negLoopDone chan struct{}
@@ -98,6 +99,7 @@ func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participa
 					d.restart()
 					d.t.requestKeyFrame(d.wantedLayer())
 				}
+				p.kickNegotiation() // changes held back while connecting
 			}
 		case webrtc.PeerConnectionStateFailed:
 			s.cfg.Logger.Warn("sfu: subscribe connection failed", "room", r.id, "participant", id)
@@ -474,9 +476,13 @@ func (p *Participant) negotiateLoop() {
 		case <-p.negKick:
 		}
 		p.mu.Lock()
-		dirty := p.negDirty && p.sub.SignalingState() == webrtc.SignalingStateStable
+		// After the first offer, wait for the connection to come up before
+		// renegotiating: pion's ICE agent can stall when a second offer
+		// lands while its first connectivity checks run.
+		settled := !p.offered || p.subReady.Load() || p.sub.ConnectionState() == webrtc.PeerConnectionStateFailed
+		dirty := p.negDirty && settled && p.sub.SignalingState() == webrtc.SignalingStateStable
 		if dirty {
-			p.negDirty = false
+			p.negDirty, p.offered = false, true
 		}
 		p.mu.Unlock()
 		if !dirty {

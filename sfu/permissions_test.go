@@ -52,12 +52,14 @@ func TestForbiddenScreenShareNeverForwarded(t *testing.T) {
 	api := newAPI(t, peertest.Config{})
 
 	counters := []*trackCounter{newTrackCounter(), newTrackCounter()}
+	var subClients []*peertest.Client
 	for i, id := range []string{"s1", "s2"} {
 		cl, err := peertest.JoinSFU(ctx, s, api, "r", id, counters[i].onTrack)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(cl.Close)
+		subClients = append(subClients, cl)
 	}
 	pub, err := peertest.JoinSFU(ctx, s, api, "r", "pub", nil,
 		sfu.WithPublishSources(sfu.SourceSet(sfu.SourceCamera, sfu.SourceMicrophone)))
@@ -82,6 +84,18 @@ func TestForbiddenScreenShareNeverForwarded(t *testing.T) {
 	wg2 := pump(t, screen, 0, 1, 600, 20*time.Millisecond, stop)
 	defer func() { close(stop); wg1.Wait(); wg2.Wait() }()
 
+	defer func() {
+		if t.Failed() {
+			for i, c := range counters {
+				c.mu.Lock()
+				t.Logf("subscriber %d: %v; %s; client sub %s/%s", i, c.n, sfu.TestingOnlyState(subClients[i].Part),
+					subClients[i].Sub.PC.SignalingState(), subClients[i].Sub.PC.ConnectionState().String()+"/ice "+subClients[i].Sub.PC.ICEConnectionState().String()+"/gather "+subClients[i].Sub.PC.ICEGatheringState().String())
+				c.mu.Unlock()
+			}
+			t.Logf("in %v out %v dropped %v plis out %v", metric(t, s, "packets_in_total"), metric(t, s, "packets_out_total"),
+				metric(t, s, "packets_not_forwarded_total"), metric(t, s, "key_frame_requests_out_total"))
+		}
+	}()
 	eventually(t, 10*time.Second, "camera at both subscribers", func() bool {
 		a, _ := counters[0].get("pub/cam")
 		b, _ := counters[1].get("pub/cam")
