@@ -45,4 +45,41 @@
 // can drop, delay or reorder traffic. It cannot read media or chat, forge or
 // replay a frame a client accepts, add a member without every client's roster
 // and security code showing it, or keep a removed member able to decrypt.
+//
+// # The Go client
+//
+// [Join] connects to a meeting and returns a [*Meeting]:
+//
+//	m, err := tresor.Join(ctx, "wss://meet.example.com/signal", tresor.WithToken(token))
+//	defer m.Close()
+//	cam, _ := m.Publish(ctx, signaling.SourceCamera)     // VP8; SourceMicrophone is Opus
+//	_ = cam.WriteSample(media.Sample{Data: vp8Frame, Duration: time.Second / 30})
+//	for ev := range m.Events() {
+//		switch ev := ev.(type) {
+//		case *tresor.TrackAdded:      // ev.Track.ReadFrame(ctx) returns decrypted frames
+//		case *tresor.EpochChanged:    // show ev.SecurityCode; everyone should see the same
+//		case *tresor.Mismatch:        // the server and the MLS group disagree
+//		}
+//	}
+//
+// The token comes from the application's backend (signaling.MintToken). Once
+// admitted, the client uploads an MLS KeyPackage; a member commits its Add and
+// the client joins the group from the Welcome. Every join and leave, and an
+// Update every five minutes ([WithRekeyInterval]), starts a new epoch: a sender
+// switches to the new epoch's SFrame key as soon as it applied the Commit, and
+// receivers keep the previous epoch's keys for a grace window
+// ([WithGraceWindow]) before erasing them. One goroutine owns the MLS group;
+// the Meeting's methods hand it work. Participants joining and leaving, the
+// roster and the security code come from the MLS group, never from the
+// server's list: when the two disagree for longer than the grace window, or
+// a member's frames carry keys this client does not hold, a [Mismatch] event
+// says so.
+//
+// Each remote participant's frames are decrypted with that member's keys
+// only, so a server that relabels, modifies, replays or injects a frame gets
+// it rejected and counted ([Meeting.Stats]). The hostile-server tests
+// (hostile_test.go, with taps from internal/hostile) check these promises
+// against the project's own server with everything it handles recorded and
+// rewritten, including the SRTP between a client and the SFU, decrypted with
+// the SFU's own hop keys.
 package tresor
