@@ -68,9 +68,12 @@
 // key-frame bit: the payload descriptor (RFC 7741 §4.2) and the first byte
 // of the VP8 payload header, which Tresor's SFrame layout keeps clear.
 //
-// The forwarding loop allocates nothing per packet: header and extension
+// The forwarding loop allocates nothing per packet (a test checks it with
+// testing.AllocsPerRun through a real connection): header and extension
 // buffers are reused, the down-track list is a copy-on-write slice read with
-// one atomic load, and metrics are label-free counters.
+// one atomic load, and metrics are label-free counters. The datagrams of one
+// packet's fan-out are sent with one sendmmsg(2) call (internal package
+// udpbatch) when the SFU owns its UDP socket.
 //
 // # RTCP
 //
@@ -117,6 +120,34 @@
 // confidentiality boundary. A muted or forbidden track stays connected and
 // is not forwarded to anyone; when it is allowed again, subscribers restart
 // at a fresh key frame.
+//
+// # Measuring
+//
+// BenchmarkForward/subs=N runs this SFU and BenchmarkForwardBarePion/subs=N
+// pion's broadcast example (TrackRemote.Read, one TrackLocalStaticRTP,
+// default interceptors) on the same single UDP port, with one publisher at
+// 1 Mbps (30 fps, 1100-byte opaque SFrame-sized payloads) and N
+// subscribers. All peers run in a child process, so cpu-us/pkt (getrusage
+// of the server process per delivered packet) and allocs/pkt are the
+// server's alone. Each run sets up real connections, so use a fixed count:
+//
+//	go test -run '^$' -bench Forward -benchtime=15000x ./sfu/
+//	go run ./cmd/sfuload -pubs 1,4 -subs 10,50,100 -seconds 10
+//
+// On the 2-core shared development VM (noisy; numbers vary ±15% between
+// runs): at 1 publisher × 50 subscribers the SFU used 26.5 µs of CPU per
+// delivered packet against 33.1 µs for the bare pion loop (0.80×), with
+// 0.6 allocations per delivered packet (all of them pion's receive side,
+// periodic ICE/RTCP timers and the like; 0 on the forwarding path) against
+// 5.7, and 206 KiB of heap per subscriber against 281 KiB. At 4 × 50
+// (17.6k delivered packets/s) it was 14.5 µs per packet, i.e. 69k delivered
+// packets per CPU-second, against 18.4 µs (0.79×). At 1 × 10 both cost the
+// same (46 µs/packet): per-connection timers dominate at 900 packets/s.
+// The SFU's own fan-out latency (reading a packet to handing it to the last
+// of 50 subscribers) was 0.7 ms at the median and 4.7 ms at p99; end to end
+// through the child peers, p50/p99 were 2.9/8.5 ms against 2.4/6.3 ms for
+// the bare loop — on this machine the peers and the SFU share two busy
+// cores, and the 2 ms p99 target was not met.
 //
 // # Threat model
 //
