@@ -272,3 +272,30 @@ func TestActiveSpeaker(t *testing.T) {
 		t.Errorf("bob's active speaker events: %v", evs)
 	}
 }
+
+// TestWaitingRoom: a participant waits until the host admits it, then joins
+// the group and receives media.
+func TestWaitingRoom(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{room: signaling.RoomConfig{WaitingRoom: true}})
+	host := e.join("host", signaling.RoleHost)
+	guest := e.join("guest", signaling.RoleParticipant)
+	if _, err := guest.m.Publish(ctx, signaling.SourceCamera); !errors.Is(err, ErrNotAdmitted) {
+		t.Fatalf("publish while waiting: %v, want ErrNotAdmitted", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(eventsOf[*Admitted](guest)); n != 0 {
+		t.Fatal("guest admitted without a host")
+	}
+	if err := host.m.Signaling().Admit(ctx, "guest"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "guest admitted", func() bool { return len(eventsOf[*Admitted](guest)) == 1 })
+	converged(t, 10*time.Second, host, guest)
+	sh := host.publish(ctx, frameInterval)
+	eventually(t, 10*time.Second, "media at the guest", func() bool { return len(guest.received("host", "video")) >= 5 })
+	sh.halt()
+	checkFrames(t, guest, sh, "video", 5)
+}
