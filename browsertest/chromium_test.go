@@ -148,24 +148,24 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// artifactDir returns the directory for files a test leaves for people to
-// look at (screenshots): $TRESOR_ARTIFACTS, or a fresh temporary directory
-// that outlives the test.
+// artifactDir returns the directory for files a test run leaves for people
+// to look at (screenshots): $TRESOR_ARTIFACTS, or one fresh temporary
+// directory per run that outlives the tests.
 func artifactDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("TRESOR_ARTIFACTS")
-	if dir == "" {
-		var err error
-		dir, err = os.MkdirTemp("", "tresor-artifacts-")
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := artifacts()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
+
+var artifacts = sync.OnceValues(func() (string, error) {
+	if dir := os.Getenv("TRESOR_ARTIFACTS"); dir != "" {
+		return dir, os.MkdirAll(dir, 0o755)
+	}
+	return os.MkdirTemp("", "tresor-artifacts-")
+})
 
 // screenshot saves a PNG of the tab under artifactDir and logs its path.
 func screenshot(t *testing.T, ctx context.Context, name string) string {

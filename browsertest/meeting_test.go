@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -170,9 +171,54 @@ func joinAsGuest(t *testing.T, ctx context.Context, url, name, passcode string) 
 	click(t, ctx, "#join")
 }
 
-func TestMeetingTwoTabs(t *testing.T) {
+// admitByName clicks Admit in the host's waiting list for the participant
+// shown as name, and returns its identity.
+func admitByName(t *testing.T, host context.Context, name string) string {
+	t.Helper()
+	expr := fmt.Sprintf(`(() => { const li = [...document.querySelectorAll("#waiting-list li")].find((li) => li.querySelector(".who") && li.querySelector(".who").textContent === %q); return li ? li.dataset.identity : ""; })()`, name)
+	waitFor(t, host, name+" in the host's waiting list", expr, 20*time.Second)
+	id := eval[string](t, host, expr)
+	click(t, host, fmt.Sprintf(`[data-admit=%q]`, id))
+	return id
+}
+
+// converge polls until every tab and the bot are in the same epoch with the
+// same code and cond holds, and returns the tabs' states.
+func converge(t *testing.T, what string, tabs []context.Context, b *bot, timeout time.Duration, cond func([]tabState) bool) []tabState {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		time.Sleep(time.Second)
+		states := make([]tabState, len(tabs))
+		for i, tab := range tabs {
+			states[i] = state(t, tab)
+		}
+		epoch, code, _ := b.state()
+		same := true
+		for _, s := range states {
+			same = same && uint64(s.Epoch) == epoch && s.Code == code && code != ""
+		}
+		if same && cond(states) {
+			return states
+		}
+		if time.Now().After(deadline) {
+			_, _, dec := b.state()
+			for i, s := range states {
+				t.Logf("tab %d: %+v", i, s)
+			}
+			t.Fatalf("%s: timed out; bot epoch %d code %q decrypted %v", what, epoch, code, dec)
+		}
+	}
+}
+
+// TestMeetingInterop is the browser client's end-to-end test: two tabs of
+// the demo page and a Go participant join one meeting through the waiting
+// room; everyone decrypts everyone's audio and video and shows the same
+// security code; a tab with wrong media keys decodes nothing; removing a
+// participant changes the code for everyone left.
+func TestMeetingInterop(t *testing.T) {
 	ms := newMeetingServer(t)
-	browser := newBrowser(t, 4*time.Minute)
+	browser := newBrowser(t, 5*time.Minute)
 	host := newTab(t, browser, "host")
 	bea := newTab(t, browser, "bea")
 
@@ -184,31 +230,107 @@ func TestMeetingTwoTabs(t *testing.T) {
 
 	joinAsGuest(t, bea, ms.URL+"/", "Bea", testPasscode)
 	waitFor(t, bea, "Bea in the waiting room", `!document.getElementById("waiting-screen").hidden`, 30*time.Second)
-	waitFor(t, host, "Bea in the host's waiting list", `document.querySelector("[data-admit]") !== null`, 10*time.Second)
-	click(t, host, "[data-admit]")
+	beaID := admitByName(t, host, "Bea")
 	waitFor(t, bea, "Bea in the meeting", `!document.getElementById("meeting-screen").hidden`, 30*time.Second)
 
-	// Both reach the same epoch with the same code and roster, and decrypt
-	// each other's audio and video.
-	deadline := time.Now().Add(60 * time.Second)
-	var hs, bs tabState
-	for {
-		time.Sleep(time.Second)
-		hs, bs = state(t, host), state(t, bea)
-		ok := hs.Epoch == 1 && bs.Epoch == 1 &&
-			hs.decryptedFrom(bs.Identity, "video") > 50 && bs.decryptedFrom(hs.Identity, "video") > 50 &&
-			hs.decryptedFrom(bs.Identity, "audio") > 50 && bs.decryptedFrom(hs.Identity, "audio") > 50
-		if ok {
-			break
+	b := startBot(t, ms, "Otto")
+	admitByName(t, host, "Otto")
+
+	// 1. Everyone decrypts everyone: each tab's worker opens audio and video
+	// from each other participant, and the bot from each tab.
+	tabs := []context.Context{host, bea}
+	states := converge(t, "three participants decrypting each other", tabs, b, 90*time.Second, func(s []tabState) bool {
+		_, _, dec := b.state()
+		ok := len(s[0].Members) == 3
+		for i, me := range s {
+			for j, other := range s {
+				if i != j {
+					ok = ok && me.decryptedFrom(other.Identity, "video") > 30 && me.decryptedFrom(other.Identity, "audio") > 30
+				}
+			}
+			ok = ok && me.decryptedFrom(b.identity, "video") > 30 && me.decryptedFrom(b.identity, "audio") > 30
+			ok = ok && dec[me.Identity+"/video"] > 30 && dec[me.Identity+"/audio"] > 30
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out:\nhost %+v\nbea %+v", hs, bs)
+		return ok
+	})
+	code3 := states[0].Code
+	t.Logf("three participants, epoch %v, security code %s (all equal)", states[0].Epoch, code3)
+	for _, s := range states {
+		if s.Worker.Receiver.AuthFailed != 0 {
+			t.Errorf("%s: %d authentication failures with the right keys", s.Identity, s.Worker.Receiver.AuthFailed)
 		}
 	}
-	if hs.Code != bs.Code || hs.Code == "" {
-		t.Fatalf("security codes differ: %q vs %q", hs.Code, bs.Code)
+
+	// 2. Every remote video decodes and keeps decoding: framesDecoded grows
+	// well past a handful, with real dimensions.
+	before := []tabState{state(t, host), state(t, bea)}
+	time.Sleep(3 * time.Second)
+	for i, tab := range tabs {
+		after := state(t, tab)
+		if len(after.Video) != 2 {
+			t.Errorf("tab %d has %d remote videos, want 2 (the other tab and the bot)", i, len(after.Video))
+		}
+		for id, v := range after.Video {
+			prev := before[i].Video[id]
+			if v.FramesDecoded < 30 || v.FramesDecoded-prev.FramesDecoded < 15 || v.FrameWidth == 0 || v.FrameHeight == 0 {
+				t.Errorf("tab %d video %s: framesDecoded %d -> %d, %dx%d", i, id, prev.FramesDecoded, v.FramesDecoded, v.FrameWidth, v.FrameHeight)
+			}
+		}
 	}
-	t.Logf("host %+v", hs)
-	t.Logf("bea %+v", bs)
-	screenshot(t, bea, "meeting-two-tabs")
+
+	// E2EE chat from the page reaches the other tab.
+	if err := chromedp.Do(bea, chromedp.SendKeys(chromedp.ID("chat-input"), "hello from Bea")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, bea, "#chat-form button")
+	waitFor(t, host, "Bea's chat message", `document.getElementById("chat").textContent.includes("hello from Bea")`, 10*time.Second)
+
+	time.Sleep(time.Second) // let the grid settle for the picture
+	screenshot(t, host, "meeting-host")
+	screenshot(t, bea, "meeting-guest")
+
+	// 3. A tab whose worker holds wrong media keys decodes nothing and
+	// counts authentication failures, while the others still decrypt.
+	wes := newTab(t, browser, "wes")
+	if err := chromedp.Do(wes, chromedp.Navigate(ms.URL+"/test/wrongkey.html?name=Wes&passcode="+testPasscode)); err != nil {
+		t.Fatal(err)
+	}
+	admitByName(t, host, "Wes")
+	tabs4 := []context.Context{host, bea, wes}
+	converge(t, "the wrong-key tab in the group", tabs4, b, 60*time.Second, func(s []tabState) bool {
+		return len(s[0].Members) == 4 && s[2].Worker.Receiver.AuthFailed > 100
+	})
+	time.Sleep(3 * time.Second)
+	ws := state(t, wes)
+	if ws.Worker.Receiver.Opened != 0 || ws.Worker.Receiver.AuthFailed == 0 {
+		t.Errorf("wrong-key tab: receiver %+v", ws.Worker.Receiver)
+	}
+	if len(ws.Video) == 0 {
+		t.Errorf("wrong-key tab received no video track")
+	}
+	for id, v := range ws.Video {
+		if v.FramesDecoded != 0 {
+			t.Errorf("wrong-key tab decoded %d frames of %s", v.FramesDecoded, id)
+		}
+	}
+	hs := state(t, host)
+	if n := hs.decryptedFrom(b.identity, "video"); n <= states[0].decryptedFrom(b.identity, "video") {
+		t.Errorf("the host stopped decrypting the bot: %d frames", n)
+	}
+
+	// 4. Removing Bea changes the security code for everyone left, equally.
+	click(t, host, fmt.Sprintf(`[data-remove=%q]`, beaID))
+	waitFor(t, bea, "Bea's removal notice", `!document.getElementById("end-screen").hidden && document.getElementById("end-title").textContent.includes("removed")`, 20*time.Second)
+	after := converge(t, "the group after the removal", []context.Context{host, wes}, b, 60*time.Second, func(s []tabState) bool {
+		return len(s[0].Members) == 3
+	})
+	if after[0].Code == code3 {
+		t.Fatalf("the security code did not change after a removal: %s", code3)
+	}
+	for _, name := range after[0].Members {
+		if name == beaID {
+			t.Fatalf("Bea is still in the MLS roster: %v", after[0].Members)
+		}
+	}
+	t.Logf("after removing Bea: epoch %v, code %s (was %s)", after[0].Epoch, after[0].Code, code3)
 }

@@ -113,6 +113,14 @@ func exportMLS(api js.Value) {
 		if err != nil {
 			return nil, err
 		}
+		// The KeyPackage is used up: Join erased its init key, and its leaf
+		// key now belongs to the group, so the handle's close must not
+		// erase it (KeyPackage.Erase would erase the group's leaf key too).
+		for k, v := range m.keyPackages {
+			if v == kp {
+				delete(m.keyPackages, k)
+			}
+		}
 		return groupHandle(g), nil
 	})
 	// verifyKeyPackage runs the group-independent checks of RFC 9420 §10.1
@@ -174,8 +182,10 @@ func (m *mls) keyPackageHandle(kp *keys.KeyPackage) js.Value {
 	h.obj.Set(handleField, key)
 	h.method("bytes", func([]js.Value) (any, error) { return bytesValue(kp.Bytes()), nil })
 	h.method("close", func([]js.Value) (any, error) {
-		delete(m.keyPackages, key)
-		kp.Erase()
+		if _, live := m.keyPackages[key]; live {
+			delete(m.keyPackages, key)
+			kp.Erase()
+		}
 		h.release()
 		return nil, nil
 	})

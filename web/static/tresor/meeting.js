@@ -27,7 +27,9 @@ export class Meeting extends EventTarget {
 
   /**
    * @param {{signal: string, room: string, token: string, passcode?: string,
-   *          transformAPI?: "script"|"streams"}} opts
+   *          transformAPI?: "script"|"streams", e2eeWorker?: E2EEWorker}} opts
+   * e2eeWorker is a started E2EEWorker to use instead of starting one (the
+   * meeting closes it when it ends).
    * Add event listeners, then call join().
    */
   constructor(opts) {
@@ -49,7 +51,10 @@ export class Meeting extends EventTarget {
    */
   async join() {
     const opts = this.#opts;
-    const [api, e2ee] = await Promise.all([loadTresor(), E2EEWorker.start({ api: opts.transformAPI })]);
+    const [api, e2ee] = await Promise.all([
+      loadTresor(),
+      opts.e2eeWorker || E2EEWorker.start({ api: opts.transformAPI }),
+    ]);
     this.#api = api;
     this.e2ee = e2ee;
     const sig = await Signaling.connect(opts.signal);
