@@ -28,7 +28,7 @@ type Participant struct {
 	ctx  context.Context
 	stop context.CancelFunc
 
-	pub *webrtc.PeerConnection
+	pub atomic.Pointer[webrtc.PeerConnection] // created at the first publish offer
 	sub *webrtc.PeerConnection
 	bwe *bwe.Estimator // nil when bandwidth estimation is off
 
@@ -62,33 +62,17 @@ func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participa
 	if !s.cfg.DisableBandwidthEstimation {
 		p.bwe = bwe.New(bwe.Config{Initial: s.cfg.InitialBitrate})
 	}
-	var err error
-	p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("sfu: publish connection: %w", err)
-	}
 	subAPI, err := p.subscribeAPI()
 	if err != nil {
-		_ = p.pub.Close()
 		stop()
 		return nil, err
 	}
 	p.sub, err = subAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		_ = p.pub.Close()
 		stop()
 		return nil, fmt.Errorf("sfu: subscribe connection: %w", err)
 	}
-	p.pub.OnICECandidate(p.onCandidate(RolePublish))
 	p.sub.OnICECandidate(p.onCandidate(RoleSubscribe))
-	p.pub.OnTrack(p.onTrack)
-	p.pub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateFailed {
-			s.cfg.Logger.Warn("sfu: publish connection failed", "room", r.id, "participant", id)
-			go p.Close()
-		}
-	})
 	p.sub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
@@ -135,6 +119,34 @@ func (p *Participant) subscribeAPI() (*webrtc.API, error) {
 		webrtc.WithSettingEngine(s.setting)), nil
 }
 
+// publishPC returns the publish connection, creating it on first use: a
+// participant who only watches never pays for it.
+func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pc := p.pub.Load(); pc != nil {
+		return pc, nil
+	}
+	if p.closed {
+		return nil, ErrClosed
+	}
+	s := p.room.sfu
+	pc, err := s.pubAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: publish connection: %w", err)
+	}
+	pc.OnICECandidate(p.onCandidate(RolePublish))
+	pc.OnTrack(p.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateFailed {
+			s.cfg.Logger.Warn("sfu: publish connection failed", "room", p.room.id, "participant", p.id)
+			go p.Close()
+		}
+	})
+	p.pub.Store(pc)
+	return pc, nil
+}
+
 // ID is the participant's identifier.
 func (p *Participant) ID() string { return p.id }
 
@@ -159,18 +171,22 @@ func (p *Participant) HandlePublishOffer(ctx context.Context, offer webrtc.Sessi
 	if offer.Type != webrtc.SDPTypeOffer {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: want offer, got %s", offer.Type)
 	}
-	if err := p.pub.SetRemoteDescription(offer); err != nil {
+	pub, err := p.publishPC()
+	if err != nil {
+		return webrtc.SessionDescription{}, err
+	}
+	if err := pub.SetRemoteDescription(offer); err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: set offer: %w", err)
 	}
 	p.flushCandidates(RolePublish)
-	answer, err := p.pub.CreateAnswer(nil)
+	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: create answer: %w", err)
 	}
-	if err := p.pub.SetLocalDescription(answer); err != nil {
+	if err := pub.SetLocalDescription(answer); err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: set answer: %w", err)
 	}
-	return *p.pub.LocalDescription(), nil
+	return *pub.LocalDescription(), nil
 }
 
 // HandleSubscribeAnswer applies the participant's answer to the SFU's last
@@ -194,8 +210,16 @@ func (p *Participant) HandleSubscribeAnswer(ctx context.Context, answer webrtc.S
 // connection. Candidates that arrive before the matching description are
 // queued.
 func (p *Participant) AddICECandidate(role Role, c webrtc.ICECandidateInit) error {
-	pc := p.pc(role)
-	if pc == nil {
+	var pc *webrtc.PeerConnection
+	switch role {
+	case RolePublish:
+		var err error
+		if pc, err = p.publishPC(); err != nil {
+			return err
+		}
+	case RoleSubscribe:
+		pc = p.sub
+	default:
 		return fmt.Errorf("sfu: unknown connection role %d", role)
 	}
 	p.mu.Lock()
@@ -214,7 +238,7 @@ func (p *Participant) AddICECandidate(role Role, c webrtc.ICECandidateInit) erro
 func (p *Participant) pc(role Role) *webrtc.PeerConnection {
 	switch role {
 	case RolePublish:
-		return p.pub
+		return p.pub.Load()
 	case RoleSubscribe:
 		return p.sub
 	}
@@ -362,7 +386,10 @@ func (p *Participant) Close() error {
 	p.mu.Unlock()
 	p.stop()
 	p.room.leave(p)
-	err := errors.Join(p.pub.Close(), p.sub.Close())
+	err := p.sub.Close()
+	if pub := p.pub.Load(); pub != nil {
+		err = errors.Join(pub.Close(), err)
+	}
 	<-p.negLoopDone
 	return err
 }

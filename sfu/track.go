@@ -179,7 +179,11 @@ func (l *upLayer) requestKeyFrame() {
 		return
 	}
 	s.metrics.plisOut.Inc()
-	if err := l.t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
+	pc := l.t.owner.pub.Load()
+	if pc == nil {
+		return
+	}
+	if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
 		s.cfg.Logger.Debug("sfu: send PLI", "participant", l.t.owner.id, "err", err)
 	}
 }
