@@ -17,7 +17,8 @@
 //	p.DeclareSource(trackID, sfu.SourceScreen)                // what a published track carries
 //	p.SetPublishPermission(sfu.SourceScreen, false)           // stop forwarding screen shares
 //	_ = p.SetMuted(trackID, true)
-//	p.RequestLayer(sfu.LayerLow)                              // simulcast layer wish
+//	p.RequestLayer(sfu.LayerLow)                              // simulcast layer wish, all tracks
+//	_ = p.RequestTrackLayer(speakerID, trackID, sfu.LayerHigh) // or per track
 //	_ = p.Close()                                             // leave
 //
 // Events (track published/unpublished, active speakers) arrive through

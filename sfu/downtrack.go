@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -27,6 +28,8 @@ type downTrack struct {
 	t *publishedTrack
 
 	sender *webrtc.RTPSender
+
+	override atomic.Int32 // per-track layer request, noOverride when none
 
 	mu      sync.Mutex
 	bound   bool
@@ -59,6 +62,9 @@ type downTrack struct {
 	rtxTWCC [2]byte
 }
 
+// noOverride marks a down track that follows its subscriber's layer wish.
+const noOverride Layer = -2
+
 type seqEntry struct {
 	valid  bool
 	layer  Layer
@@ -76,8 +82,10 @@ func newDownTrack(p *Participant, t *publishedTrack) *downTrack {
 	for size < n && size < 32768 {
 		size <<= 1
 	}
-	return &downTrack{p: p, t: t, current: -1, target: LayerLow, seqMap: make([]seqEntry, size),
+	d := &downTrack{p: p, t: t, current: -1, target: LayerLow, seqMap: make([]seqEntry, size),
 		rtxBuf: make([]byte, pktcache.MaxPacket)}
+	d.override.Store(int32(noOverride))
+	return d
 }
 
 // ID is the publisher's track ID; StreamID is the publisher's participant
@@ -164,6 +172,9 @@ func (d *downTrack) wantedLayer() Layer {
 func (d *downTrack) selectLayer(want Layer, bitrate int) {
 	if d.t.kind != webrtc.RTPCodecTypeVideo {
 		return
+	}
+	if o := Layer(d.override.Load()); o != noOverride {
+		want = o
 	}
 	rates, present := d.t.layerBitrates()
 	// The highest allowed layer that fits the estimate; if none fits, the

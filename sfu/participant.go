@@ -346,6 +346,31 @@ func (p *Participant) RequestLayer(l Layer) {
 	}
 }
 
+// RequestTrackLayer asks for simulcast layer l of publisher pubID's video
+// track trackID only (LayerAuto lets the estimate decide), overriding
+// RequestLayer for that track: e.g. the high layer for the active speaker's
+// tile and the low one for thumbnails. The bandwidth estimate still caps
+// it.
+func (p *Participant) RequestTrackLayer(pubID, trackID string, l Layer) error {
+	if l < LayerAuto || l >= maxLayers {
+		return fmt.Errorf("sfu: invalid layer %d", l)
+	}
+	p.mu.Lock()
+	var d *downTrack
+	for t, x := range p.downs {
+		if t.owner.id == pubID && t.id == trackID {
+			d = x
+		}
+	}
+	p.mu.Unlock()
+	if d == nil {
+		return fmt.Errorf("%w: %s/%s", ErrUnknownTrack, pubID, trackID)
+	}
+	d.override.Store(int32(l))
+	d.selectLayer(l, p.targetBitrate())
+	return nil
+}
+
 func (p *Participant) downTracks() []*downTrack {
 	p.mu.Lock()
 	defer p.mu.Unlock()

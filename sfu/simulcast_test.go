@@ -80,8 +80,13 @@ func TestSimulcastSwitchNoSequenceGap(t *testing.T) {
 	waitLayer(0)
 	sub.Part.RequestLayer(sfu.LayerHigh)
 	switchUp := waitLayer(2)
-	sub.Part.RequestLayer(sfu.LayerMid)
+	if err := sub.Part.RequestTrackLayer("pub", "cam", sfu.LayerMid); err != nil {
+		t.Fatal(err)
+	}
 	switchDown := waitLayer(1)
+	if err := sub.Part.RequestTrackLayer("pub", "nope", sfu.LayerMid); err == nil {
+		t.Fatal("RequestTrackLayer accepted an unknown track")
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
