@@ -126,6 +126,16 @@ func startBot(t *testing.T, ms *meetingServer, name string) *bot {
 						published = true
 						b.publish(ctx, t, video, audio)
 					}
+				case *tresor.ConsentRequested:
+					b.wg.Add(1)
+					go func() {
+						defer b.wg.Done()
+						cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+						defer ccancel()
+						if err := m.Consent(cctx, true); err != nil && ctx.Err() == nil {
+							t.Errorf("bot consent: %v", err)
+						}
+					}()
 				case *tresor.TrackAdded:
 					b.wg.Add(1)
 					go b.read(ctx, ev.Track)

@@ -20,7 +20,7 @@ import (
 )
 
 // chromiumPath finds the browser, or skips (fails in CI) when it is absent.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("TRESOR_CHROMIUM")
 	if path == "" {
@@ -41,7 +41,7 @@ func chromiumPath(t *testing.T) string {
 // newBrowser starts one headless Chromium with a fake camera and microphone
 // and a fresh profile, and returns a context for its first tab. More tabs
 // come from chromedp.NewContext(ctx).
-func newBrowser(t *testing.T, timeout time.Duration) context.Context {
+func newBrowser(t testing.TB, timeout time.Duration) context.Context {
 	t.Helper()
 	exe := chromiumPath(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -68,7 +68,7 @@ func newBrowser(t *testing.T, timeout time.Duration) context.Context {
 }
 
 // newTab opens a tab in the browser of ctx and logs its console.
-func newTab(t *testing.T, ctx context.Context, name string) context.Context {
+func newTab(t testing.TB, ctx context.Context, name string) context.Context {
 	t.Helper()
 	tctx, cancel := chromedp.NewContext(ctx)
 	t.Cleanup(cancel)
@@ -78,7 +78,7 @@ func newTab(t *testing.T, ctx context.Context, name string) context.Context {
 
 // logConsole copies the tab's console and uncaught exceptions to the test
 // log, until the test ends.
-func logConsole(t *testing.T, ctx context.Context, name string) {
+func logConsole(t testing.TB, ctx context.Context, name string) {
 	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
 	var mu sync.Mutex
@@ -124,7 +124,7 @@ func logConsole(t *testing.T, ctx context.Context, name string) {
 
 // serveWeb serves the browser client (web.Handler) at / and this package's
 // testdata at /test/, on loopback.
-func serveWeb(t *testing.T, extra map[string]http.Handler) *httptest.Server {
+func serveWeb(t testing.TB, extra map[string]http.Handler) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/", web.Handler())
@@ -139,7 +139,7 @@ func serveWeb(t *testing.T, extra map[string]http.Handler) *httptest.Server {
 
 // eval evaluates a JavaScript expression (awaiting a promise) in a tab and
 // decodes its JSON result.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func eval[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {

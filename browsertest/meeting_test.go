@@ -228,7 +228,9 @@ func TestMeetingInterop(t *testing.T) {
 	click(t, host, "#join")
 	waitFor(t, host, "the host in the meeting", `!document.getElementById("meeting-screen").hidden && document.getElementById("code").textContent.length > 5`, 30*time.Second)
 
-	joinAsGuest(t, bea, ms.URL+"/", "Bea", testPasscode)
+	// Bea's tab uses Chromium's createEncodedStreams, the host's
+	// RTCRtpScriptTransform: both transform APIs in one meeting.
+	joinAsGuest(t, bea, ms.URL+"/?transform=streams", "Bea", testPasscode)
 	waitFor(t, bea, "Bea in the waiting room", `!document.getElementById("waiting-screen").hidden`, 30*time.Second)
 	beaID := admitByName(t, host, "Bea")
 	waitFor(t, bea, "Bea in the meeting", `!document.getElementById("meeting-screen").hidden`, 30*time.Second)
@@ -253,6 +255,12 @@ func TestMeetingInterop(t *testing.T) {
 		}
 		return ok
 	})
+	if api := eval[string](t, host, "window.tresorApp.meeting.e2ee.api"); api != "script" {
+		t.Errorf("host transform API %q, want script", api)
+	}
+	if api := eval[string](t, bea, "window.tresorApp.meeting.e2ee.api"); api != "streams" {
+		t.Errorf("Bea's transform API %q, want streams", api)
+	}
 	code3 := states[0].Code
 	t.Logf("three participants, epoch %v, security code %s (all equal)", states[0].Epoch, code3)
 	for _, s := range states {
@@ -285,9 +293,28 @@ func TestMeetingInterop(t *testing.T) {
 	click(t, bea, "#chat-form button")
 	waitFor(t, host, "Bea's chat message", `document.getElementById("chat").textContent.includes("hello from Bea")`, 10*time.Second)
 
+	// Screen sharing only when allowed: the host allows Bea from the panel.
+	if eval[bool](t, bea, `document.getElementById("toggle-screen").disabled`) != true {
+		t.Error("Bea may share her screen before the host allowed it")
+	}
+	click(t, host, fmt.Sprintf(`[data-allow-screen=%q]`, beaID))
+	waitFor(t, bea, "Bea's screen-share button", `!document.getElementById("toggle-screen").disabled`, 10*time.Second)
+
+	// Recording needs everyone's consent: the host asks, Bea allows in the
+	// consent dialog, the Go participant consents; then everyone sees the
+	// banner. It is stopped again before anyone else joins.
+	click(t, host, "#record")
+	waitFor(t, bea, "the consent dialog", `document.getElementById("consent-dialog").open`, 10*time.Second)
+	click(t, bea, `#consent-dialog button[value="allow"]`)
+	for _, tab := range tabs {
+		waitFor(t, tab, "the recording banner", `!document.getElementById("recording-banner").hidden`, 15*time.Second)
+	}
 	time.Sleep(time.Second) // let the grid settle for the picture
 	screenshot(t, host, "meeting-host")
 	screenshot(t, bea, "meeting-guest")
+
+	click(t, host, "#record") // stop
+	waitFor(t, host, "the recording stopped", `document.getElementById("recording-banner").hidden`, 10*time.Second)
 
 	// 3. A tab whose worker holds wrong media keys decodes nothing and
 	// counts authentication failures, while the others still decrypt.

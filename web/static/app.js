@@ -185,7 +185,8 @@ function tileFor(key, label) {
     t = el("div", { className: "tile" }, el("video", { autoplay: true, playsInline: true, muted: true }), el("span", { className: "label" }));
     t.dataset.key = key;
     tiles.set(key, t);
-    $("grid").append(t);
+    if (key === "self") $("grid").prepend(t);
+    else $("grid").append(t);
   }
   t.querySelector(".label").textContent = label;
   return t;
@@ -291,5 +292,9 @@ function render() {
   $("record").textContent = rec.requested ? "Stop recording" : "Request recording";
 }
 $("lock").onchange = (e) => meeting.lock(e.target.checked);
-$("record").onclick = () => ((meeting.state.recording || {}).requested ? meeting.stopRecording() : meeting.startRecording());
+$("record").onclick = async () => {
+  if ((meeting.state.recording || {}).requested) return meeting.stopRecording();
+  await meeting.startRecording();
+  await meeting.consent(true); // the one who records consents too
+};
 $("consent-dialog").addEventListener("close", () => meeting.consent($("consent-dialog").returnValue === "allow"));

@@ -21,6 +21,8 @@ export class Group extends EventTarget {
   #group = null;
   #oldKids = [];
   #graceMs;
+  #rekeyMs;
+  #rekeyTimer = null;
 
   /**
    * @param api the wasm API (loadTresor())
@@ -28,12 +30,13 @@ export class Group extends EventTarget {
    * @param e2ee an E2EEWorker, or null for a client without media
    * @param selfIdentity the signaling identity (the credential name)
    */
-  constructor(api, sig, e2ee, selfIdentity, { graceMs = 5000 } = {}) {
+  constructor(api, sig, e2ee, selfIdentity, { graceMs = 5000, rekeyMs = 5 * 60 * 1000 } = {}) {
     super();
     this.#api = api;
     this.#sig = sig;
     this.#e2ee = e2ee;
     this.#graceMs = graceMs;
+    this.#rekeyMs = rekeyMs;
     this.#identity = check(api.newIdentity(selfIdentity));
     this.epoch = null;
     this.securityCode = "";
@@ -184,12 +187,22 @@ export class Group extends EventTarget {
       this.#e2ee.setKeys({ own: { kid: k.own.kid, key: k.own.key }, members: k.members.map((m) => ({ kid: m.kid, key: m.key })) });
       if (old.length) setTimeout(() => this.#e2ee.setKeys({ remove: old }), this.#graceMs);
     }
+    // Post-compromise security: an empty Commit every few minutes replaces
+    // our path keys (as the Go client does), staggered by leaf so members
+    // do not all commit at once; any new epoch restarts the timer.
+    clearTimeout(this.#rekeyTimer);
+    if (this.#rekeyMs > 0) {
+      const self = check(g.self()).leaf;
+      this.#rekeyTimer = setTimeout(() => this.rekey().catch(() => {}),
+        this.#rekeyMs + (this.#rekeyMs * (self % 16)) / 32);
+    }
     this.dispatchEvent(new CustomEvent("epoch", {
       detail: { epoch: this.epoch, code: this.securityCode, members: this.members },
     }));
   }
 
   close() {
+    clearTimeout(this.#rekeyTimer);
     if (this.#group) this.#group.close();
     if (this.#kp) this.#kp.close();
     this.#identity.close();
