@@ -355,23 +355,13 @@ func (d *downTrack) retransmit(outSeq uint16) {
 		m.nackMisses.Inc()
 		return
 	}
-	hl, err := d.rtxIn.Unmarshal(d.rtxBuf[:n])
+	payload, err := parseRTP(d.rtxBuf[:n], &d.rtxIn)
 	if err != nil {
 		m.nackMisses.Inc()
 		return
 	}
-	payload := d.rtxBuf[hl:n]
 	o := &d.rtxOut
-	o.PaddingSize = 0
-	o.Padding = d.rtxIn.Padding
-	if o.Padding {
-		pad := int(d.rtxBuf[n-1])
-		if pad == 0 || pad > len(payload) {
-			return
-		}
-		o.PaddingSize = byte(pad)
-		payload = payload[:len(payload)-pad]
-	}
+	o.Padding, o.PaddingSize = d.rtxIn.Padding, d.rtxIn.PaddingSize
 	o.Marker = d.rtxIn.Marker
 	o.SequenceNumber = outSeq
 	o.Timestamp = d.rtxIn.Timestamp - e.tsOff

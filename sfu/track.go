@@ -229,21 +229,9 @@ func (t *publishedTrack) forwardLoop(l *upLayer) {
 			winBytes, winStart = 0, pk.arrival
 		}
 
-		hl, err := hdr.Unmarshal(buf[:n])
-		if err != nil {
+		if pk.payload, err = parseRTP(buf[:n], &hdr); err != nil {
 			m.badPackets.Inc()
 			continue
-		}
-		pk.payload = buf[hl:n]
-		hdr.PaddingSize = 0
-		if hdr.Padding {
-			pad := int(buf[n-1])
-			if pad == 0 || pad > len(pk.payload) {
-				m.badPackets.Inc()
-				continue
-			}
-			hdr.PaddingSize = byte(pad)
-			pk.payload = pk.payload[:len(pk.payload)-pad]
 		}
 		l.cache.Put(hdr.SequenceNumber, buf[:n])
 
@@ -283,6 +271,33 @@ func (t *publishedTrack) forwardLoop(l *upLayer) {
 			m.forward.Observe(s.cfg.Now().Sub(pk.arrival).Seconds())
 		}
 	}
+}
+
+// errBadPadding reports an RTP padding count that does not fit the packet.
+var errBadPadding = errors.New("sfu: bad RTP padding")
+
+// parseRTP parses an RTP packet (RFC 3550 §5.1) into hdr, reusing hdr's
+// slices, and returns the payload without padding; hdr.PaddingSize holds
+// the padding length so that writing hdr and the payload restores it.
+func parseRTP(pkt []byte, hdr *rtp.Header) ([]byte, error) {
+	hl, err := hdr.Unmarshal(pkt)
+	if err != nil {
+		return nil, err
+	}
+	payload := pkt[hl:]
+	hdr.PaddingSize = 0
+	if hdr.Padding {
+		if len(payload) == 0 {
+			return nil, errBadPadding
+		}
+		pad := int(pkt[len(pkt)-1])
+		if pad == 0 || pad > len(payload) {
+			return nil, errBadPadding
+		}
+		hdr.PaddingSize = byte(pad)
+		payload = payload[:len(payload)-pad]
+	}
+	return payload, nil
 }
 
 // speakerMeter accumulates RFC 6464 audio levels (0 = loudest, 127 =
