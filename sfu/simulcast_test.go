@@ -175,3 +175,61 @@ func TestBandwidthEstimateDrivesLayer(t *testing.T) {
 	ln.on.Store(false)
 	t.Logf("estimate %d bit/s on a clean path, %d bit/s after loss", before, sub.Part.BandwidthEstimate())
 }
+
+// TestPausedTopLayerFallsBack: when the publisher stops sending its top
+// layer (as browsers do under congestion), a subscriber left on automatic
+// layer choice moves to the next live layer.
+func TestPausedTopLayerFallsBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := newSFU(t, sfu.Config{PLIThrottle: 100 * time.Millisecond})
+	api := newAPI(t, peertest.Config{})
+	var mu sync.Mutex
+	last := -1
+	sub, err := peertest.JoinSFU(ctx, s, api, "r", "sub", func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		peertest.Receive(tr, func(r peertest.Received) {
+			mu.Lock()
+			last = int(r.Index >> 56)
+			mu.Unlock()
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	pub := join(t, ctx, s, api, "r", "pub", nil)
+	snd, err := pub.AddVideo("cam", "q", "h", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stops := []chan struct{}{make(chan struct{}), make(chan struct{}), make(chan struct{})}
+	var wgs []*sync.WaitGroup
+	for layer := range 3 {
+		wgs = append(wgs, pump(t, snd, layer, 1, 300, 20*time.Millisecond, stops[layer]))
+	}
+	stopped := [3]bool{}
+	defer func() {
+		for i, c := range stops {
+			if !stopped[i] {
+				close(c)
+			}
+		}
+		for _, wg := range wgs {
+			wg.Wait()
+		}
+	}()
+	layerIs := func(l int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return last == l
+		}
+	}
+	eventually(t, 10*time.Second, "top layer", layerIs(2))
+	close(stops[2])
+	stopped[2] = true
+	eventually(t, 5*time.Second, "fallback to the middle layer", layerIs(1))
+}

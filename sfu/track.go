@@ -44,6 +44,7 @@ type upLayer struct {
 	cache   *pktcache.Cache
 	lastPLI atomic.Int64  // unix nanos of the last PLI sent
 	bitrate atomic.Uint64 // measured bits/s
+	seen    atomic.Int64  // unix nanos of the last packet
 }
 
 func newPublishedTrack(p *Participant, remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver, src Source) *publishedTrack {
@@ -84,6 +85,7 @@ func (t *publishedTrack) addLayer(remote *webrtc.TrackRemote) *upLayer {
 		size = t.owner.room.sfu.cfg.VideoCachePackets
 	}
 	l := &upLayer{t: t, index: idx, remote: remote, ssrc: uint32(remote.SSRC()), cache: pktcache.New(size)}
+	l.seen.Store(t.owner.room.sfu.cfg.Now().UnixNano()) // OnTrack fires on its first packet
 	if t.layers[idx] == nil {
 		t.nlayers.Add(1)
 	}
@@ -100,12 +102,18 @@ func (t *publishedTrack) layer(i Layer) *upLayer {
 	return t.layers[i]
 }
 
-// layerBitrates returns the measured bitrate of each layer, 0 where absent.
+// layerIdle is how long a layer may send nothing before layer choice
+// treats it as gone (a sender may pause its top layer under congestion).
+const layerIdle = time.Second
+
+// layerBitrates returns the measured bitrate of each layer and which layers
+// are live (sent within layerIdle).
 func (t *publishedTrack) layerBitrates() (rates [maxLayers]uint64, present [maxLayers]bool) {
+	now := t.owner.room.sfu.cfg.Now().UnixNano()
 	t.layersMu.Lock()
 	defer t.layersMu.Unlock()
 	for i, l := range t.layers {
-		if l != nil {
+		if l != nil && now-l.seen.Load() < int64(layerIdle) {
 			rates[i], present[i] = l.bitrate.Load(), true
 		}
 	}
@@ -221,6 +229,7 @@ func (t *publishedTrack) forwardLoop(l *upLayer) {
 			return
 		}
 		pk.arrival = s.cfg.Now()
+		l.seen.Store(pk.arrival.UnixNano())
 		m.packetsIn.Inc()
 		m.bytesIn.Add(float64(n))
 		winBytes += uint64(n)
