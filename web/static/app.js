@@ -298,3 +298,4 @@ $("record").onclick = async () => {
   await meeting.consent(true); // the one who records consents too
 };
 $("consent-dialog").addEventListener("close", () => meeting.consent($("consent-dialog").returnValue === "allow"));
+$("rejoin").onclick = () => location.reload();
