@@ -60,6 +60,9 @@ func (t *LocalTrack) WriteSample(s media.Sample) error {
 	return nil
 }
 
+// maxFrameDelay bounds how long a video frame waits for a missing packet.
+const maxFrameDelay = 500 * time.Millisecond
+
 // Frame is one decrypted media frame of a remote track: exactly the bytes
 // the sender wrote.
 type Frame struct {
@@ -99,7 +102,7 @@ func newRemoteTrack(m *Meeting, tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver
 	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
 		c, dp = e2ee.CodecVP8, &codecs.VP8Packet{}
 	case strings.EqualFold(mime, webrtc.MimeTypeOpus):
-		c, dp = e2ee.CodecOpus, &codecs.OpusPacket{}
+		c = e2ee.CodecOpus
 	default:
 		return nil, fmt.Errorf("tresor: codec %q not supported", mime)
 	}
@@ -108,8 +111,12 @@ func newRemoteTrack(m *Meeting, tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver
 		return nil, errors.New("tresor: track without clock rate")
 	}
 	t := &RemoteTrack{m: m, tr: tr, participant: tr.StreamID(), codec: c,
-		sb:     samplebuilder.New(piontrack.DefaultMaxLate, dp, rate, samplebuilder.WithRTPHeaders(c == e2ee.CodecOpus)),
 		frames: make(chan Frame, max(m.opts.frameBuffer, 1)), done: make(chan struct{})}
+	if c == e2ee.CodecVP8 {
+		// A lost packet costs at most maxFrameDelay, not maxLate packets
+		// (which at a low frame rate could be many seconds).
+		t.sb = samplebuilder.New(piontrack.DefaultMaxLate, dp, rate, samplebuilder.WithMaxTimeDelay(maxFrameDelay))
+	}
 	if c == e2ee.CodecOpus && recv != nil {
 		for _, e := range recv.GetParameters().HeaderExtensions {
 			if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 256 {
@@ -170,6 +177,17 @@ func (t *RemoteTrack) loop() {
 		pkt, _, err := t.tr.ReadRTP()
 		if err != nil {
 			return
+		}
+		if t.sb == nil {
+			// Opus: every RTP packet carries one whole frame (RFC 7587
+			// §4.2), so there is nothing to reassemble or wait for;
+			// reordering is left to the application's jitter buffer and
+			// the SFrame replay window.
+			if len(pkt.Payload) == 0 {
+				continue
+			}
+			t.frame(peer, &media.Sample{Data: pkt.Payload, PacketTimestamp: pkt.Timestamp, RTPHeaders: []*rtp.Header{&pkt.Header}})
+			continue
 		}
 		t.sb.Push(pkt)
 		for s := t.sb.Pop(); s != nil; s = t.sb.Pop() {
