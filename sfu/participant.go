@@ -400,6 +400,16 @@ func (p *Participant) publishedLocked() []*publishedTrack {
 	return ts
 }
 
+// discard closes a participant that never joined its room.
+func (p *Participant) discard() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.stop()
+	_ = p.sub.Close()
+	<-p.negLoopDone
+}
+
 // Close removes the participant from the room and closes its connections.
 func (p *Participant) Close() error {
 	p.mu.Lock()

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ type Room struct {
 	tracks       []*publishedTrack
 	speakers     []string
 	closed       bool
+	stopOnce     sync.Once
 	stop         chan struct{}
 	done         chan struct{}
 }
@@ -43,10 +45,19 @@ func (r *Room) Participants() []string {
 	return ids
 }
 
-func (r *Room) empty() bool {
+// errRoomClosed is returned by join on a room that closed after the SFU
+// handed it out; Join then opens a new room.
+var errRoomClosed = errors.New("sfu: room closed")
+
+// closeIfEmpty marks the room closed if nobody is in it.
+func (r *Room) closeIfEmpty() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.participants) == 0
+	if len(r.participants) != 0 || r.closed {
+		return false
+	}
+	r.closed = true
+	return true
 }
 
 func (r *Room) join(ctx context.Context, id string, sig Signaler, opts []JoinOption) (*Participant, error) {
@@ -55,18 +66,28 @@ func (r *Room) join(ctx context.Context, id string, sig Signaler, opts []JoinOpt
 		opt(&o)
 	}
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, ErrClosed
+	closed, dup := r.closed, r.participants[id] != nil
+	r.mu.Unlock()
+	if closed {
+		return nil, errRoomClosed
 	}
-	if _, dup := r.participants[id]; dup {
-		r.mu.Unlock()
+	if dup {
 		return nil, ErrDuplicateParticipant
 	}
+	// Connections are created outside the room lock.
 	p, err := newParticipant(r, id, sig, o)
 	if err != nil {
-		r.mu.Unlock()
 		return nil, err
+	}
+	r.mu.Lock()
+	if r.closed || r.participants[id] != nil {
+		closed := r.closed
+		r.mu.Unlock()
+		p.discard()
+		if closed {
+			return nil, errRoomClosed
+		}
+		return nil, ErrDuplicateParticipant
 	}
 	r.participants[id] = p
 	existing := slices.Clone(r.tracks)
@@ -168,15 +189,19 @@ func (r *Room) unpublished(t *publishedTrack, subs []*Participant) {
 		Kind: t.kind.String(), Source: t.source()})
 }
 
+// close marks the room closed and stops its speaker loop.
 func (r *Room) close() {
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return
-	}
+	was := r.closed
 	r.closed = true
 	r.mu.Unlock()
-	close(r.stop)
+	if !was {
+		r.stopSpeakerLoop()
+	}
+}
+
+func (r *Room) stopSpeakerLoop() {
+	r.stopOnce.Do(func() { close(r.stop) })
 	<-r.done
 }
 

@@ -157,20 +157,29 @@ func (s *SFU) Join(ctx context.Context, room, id string, sig Signaler, opts ...J
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := s.Room(room)
-	if err != nil {
-		return nil, err
+	for {
+		r, err := s.Room(room)
+		if err != nil {
+			return nil, err
+		}
+		p, err := r.join(ctx, id, sig, opts)
+		if errors.Is(err, errRoomClosed) {
+			continue // the room emptied and closed meanwhile: open a new one
+		}
+		return p, err
 	}
-	return r.join(ctx, id, sig, opts)
 }
 
 func (s *SFU) roomEmpty(r *Room) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.rooms[r.id] == r && r.empty() {
+	gone := s.rooms[r.id] == r && r.closeIfEmpty()
+	if gone {
 		delete(s.rooms, r.id)
-		r.close()
 		s.metrics.rooms.Dec()
+	}
+	s.mu.Unlock()
+	if gone {
+		r.stopSpeakerLoop() // outside s.mu: an OnEvent callback may call into the SFU
 	}
 }
 

@@ -21,6 +21,8 @@ const (
 	SourceScreenAudio
 )
 
+// String names the source ("camera", "microphone", "screen",
+// "screen_audio").
 func (s Source) String() string {
 	switch s {
 	case SourceCamera:
@@ -65,6 +67,7 @@ const (
 	RoleSubscribe
 )
 
+// String names the connection ("publish" or "subscribe").
 func (r Role) String() string {
 	switch r {
 	case RolePublish:
