@@ -12,7 +12,9 @@ import (
 )
 
 // wsSignaler stands for the signaling layer's per-participant connection.
-type wsSignaler struct{ send func(kind string, v any) error }
+type wsSignaler struct {
+	send func(kind string, v any) error
+}
 
 func (w wsSignaler) SendOffer(_ context.Context, offer webrtc.SessionDescription) error {
 	return w.send("subscribe-offer", offer)
