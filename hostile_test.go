@@ -9,8 +9,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -161,12 +164,14 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 	var cs []*client
 	var ls []*clientLogs
 	var ss []*sender
+	var logBuf lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for i, id := range []string{"alice", "bob", "carol"} {
 		role := signaling.RoleParticipant
 		if i == 0 {
 			role = signaling.RoleHost
 		}
-		c, l := h.joinLogged(id, role)
+		c, l := h.joinLogged(id, role, WithLogger(logger.With("client", id)))
 		cs, ls = append(cs, c), append(ls, l)
 		ss = append(ss, c.publish(ctx, frameInterval))
 	}
@@ -223,6 +228,30 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 	if secrets < 3*3*2 {
 		t.Fatalf("only %d SFrame keys logged", secrets)
 	}
+	// Nor in the clients' own logs, in any encoding.
+	logText := logBuf.Bytes()
+	if len(logText) == 0 {
+		t.Fatal("the clients logged nothing")
+	}
+	for _, l := range ls {
+		for _, k := range l.keys() {
+			for _, enc := range [][]byte{k.key.BaseKey, []byte(hex.EncodeToString(k.key.BaseKey)), []byte(base64.StdEncoding.EncodeToString(k.key.BaseKey))} {
+				if bytes.Contains(logText, enc) {
+					t.Fatal("an SFrame key appears in a client's log")
+				}
+			}
+		}
+	}
+	// The security codes are derived from the epoch secret: the server
+	// never sees them either.
+	for _, c := range cs {
+		_, code, _ := c.m.SecurityCode()
+		for _, b := range hay {
+			if bytes.Contains(b, []byte(code)) || bytes.Contains(b, []byte(strings.ReplaceAll(code, " ", ""))) {
+				t.Fatal("a security code appears in server traffic")
+			}
+		}
+	}
 	for _, b := range hay {
 		if bytes.Contains(b, plainMarker) {
 			t.Fatal("plaintext media found in server traffic")
@@ -259,6 +288,24 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 	}
 	t.Logf("checked %d keys against %d server messages/datagrams; %d RTP payloads decrypted from SRTP, %d SFrame frames reassembled and opened with group keys",
 		secrets, len(hay)-len(wire.payloads), len(wire.payloads), len(wire.frames))
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
 }
 
 type wireResult struct {
@@ -776,4 +823,43 @@ func TestHostileServerAnnouncesPhantom(t *testing.T) {
 			t.Errorf("%s reported a mismatch on an honest view: %+v", c.id, evs[0])
 		}
 	}
+}
+
+// TestHostileServerRelabelsTrack: the server presents alice's track to
+// carol as bob's. Carol decrypts a track only with its claimed publisher's
+// keys, so she accepts none of its frames as bob's, counts them, and
+// reports that "bob's" frames carry keys she does not have.
+func TestHostileServerRelabelsTrack(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h := newHostileEnv(t)
+	h.proxy.ToClient(func(c *hostile.Conn, msg []byte) [][]byte {
+		if c.Identity() == "carol" && bytes.Contains(msg, []byte(`"type":"media"`)) {
+			msg = bytes.ReplaceAll(msg, []byte("msid:alice "), []byte("msid:bob "))
+		}
+		return [][]byte{msg}
+	})
+	alice, _ := h.joinLogged("alice", signaling.RoleHost)
+	bob, _ := h.joinLogged("bob", signaling.RoleParticipant)
+	carol, _ := h.joinLogged("carol", signaling.RoleParticipant)
+	converged(t, 10*time.Second, alice, bob, carol)
+	sa := alice.publish(ctx, frameInterval)
+	waitFrames(t, 15*time.Second, 10, []*client{bob}, []*sender{sa})
+	eventually(t, 10*time.Second, "carol reports bob's frames", func() bool {
+		for _, ev := range eventsOf[*Mismatch](carol) {
+			if ev.Kind == MismatchKeys && len(ev.Participants) == 1 && ev.Participants[0] == "bob" {
+				return true
+			}
+		}
+		return false
+	})
+	sa.halt()
+	if got := len(carol.received("bob", "video")) + len(carol.received("bob", "audio")) + len(carol.received("alice", "video")); got != 0 {
+		t.Fatalf("carol accepted %d relabelled frames", got)
+	}
+	if st := carol.m.Stats(); st.Rejected() < 10 || st.Decrypted != 0 {
+		t.Fatalf("carol's counters: %+v", st)
+	}
+	checkFrames(t, bob, sa, "video", 10)
 }
