@@ -232,6 +232,7 @@ func TestMeetingInterop(t *testing.T) {
 	// RTCRtpScriptTransform: both transform APIs in one meeting.
 	joinAsGuest(t, bea, ms.URL+"/?transform=streams", "Bea", testPasscode)
 	waitFor(t, bea, "Bea in the waiting room", `!document.getElementById("waiting-screen").hidden`, 30*time.Second)
+	screenshot(t, bea, "waiting-room")
 	beaID := admitByName(t, host, "Bea")
 	waitFor(t, bea, "Bea in the meeting", `!document.getElementById("meeting-screen").hidden`, 30*time.Second)
 
@@ -299,6 +300,10 @@ func TestMeetingInterop(t *testing.T) {
 	}
 	click(t, host, fmt.Sprintf(`[data-allow-screen=%q]`, beaID))
 	waitFor(t, bea, "Bea's screen-share button", `!document.getElementById("toggle-screen").disabled`, 10*time.Second)
+	click(t, bea, "#toggle-screen")
+	waitFor(t, bea, "Bea sharing her screen", `document.getElementById("toggle-screen").textContent === "Stop sharing"`, 10*time.Second)
+	waitFor(t, host, "Bea's screen share at the host", `(async () => Object.values(await window.tresorApp.meeting.media.videoStats()).filter((v) => v.framesDecoded > 5).length === 3)()`, 20*time.Second)
+	click(t, bea, "#toggle-screen") // stop
 
 	// Recording needs everyone's consent: the host asks, Bea allows in the
 	// consent dialog, the Go participant consents; then everyone sees the
@@ -360,4 +365,19 @@ func TestMeetingInterop(t *testing.T) {
 		}
 	}
 	t.Logf("after removing Bea: epoch %v, code %s (was %s)", after[0].Epoch, after[0].Code, code3)
+
+	// 5. The host denies a joiner, then locks the meeting: the next joiner
+	// is refused at the door.
+	dan := newTab(t, browser, "dan")
+	joinAsGuest(t, dan, ms.URL+"/", "Dan", testPasscode)
+	waitFor(t, dan, "Dan in the waiting room", `!document.getElementById("waiting-screen").hidden`, 30*time.Second)
+	danExpr := `[...document.querySelectorAll("#waiting-list li")].find((li) => li.textContent.includes("Dan"))`
+	waitFor(t, host, "Dan in the host's waiting list", danExpr, 10*time.Second)
+	click(t, host, fmt.Sprintf(`[data-deny=%q]`, eval[string](t, host, danExpr+".dataset.identity")))
+	waitFor(t, dan, "Dan turned away", `document.getElementById("end-title").textContent.includes("did not let you in")`, 10*time.Second)
+	click(t, host, "#lock")
+	waitFor(t, host, "the lock", `window.tresorApp.meeting.state.locked === true`, 10*time.Second)
+	lou := newTab(t, browser, "lou")
+	joinAsGuest(t, lou, ms.URL+"/", "Lou", testPasscode)
+	waitFor(t, lou, "Lou refused", `document.getElementById("join-error").textContent.includes("locked")`, 20*time.Second)
 }
