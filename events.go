@@ -91,6 +91,7 @@ const (
 	MismatchKeys
 )
 
+// String returns the kind's name ("roster", "epoch", "keys").
 func (k MismatchKind) String() string {
 	switch k {
 	case MismatchRoster:

@@ -730,10 +730,19 @@ func rewriteJSON(msg []byte, typ string, f func(m map[string]any)) []byte {
 }
 
 // TestHostileServerHidesCommit: the server withholds an Update Commit from
-// carol. Her security code then differs from the others', she reports the
-// epoch mismatch, and the others report that her frames carry keys they no
-// longer hold.
+// carol. Her security code then differs from the others', and both sides
+// report it: carol because the server's epoch runs ahead of hers, or — when
+// the server also lies about the epoch — because alice's frames carry keys
+// she does not have; alice because carol's frames carry keys she erased.
 func TestHostileServerHidesCommit(t *testing.T) {
+	for _, lie := range []bool{false, true} {
+		t.Run(map[bool]string{false: "honest-epoch", true: "lying-epoch"}[lie], func(t *testing.T) {
+			testHiddenCommit(t, lie)
+		})
+	}
+}
+
+func testHiddenCommit(t *testing.T, lieAboutEpoch bool) {
 	goroutineLeakCheck(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -743,12 +752,23 @@ func TestHostileServerHidesCommit(t *testing.T) {
 	carol, _ := h.joinLogged("carol", signaling.RoleParticipant)
 	cs := []*client{alice, bob, carol}
 	epoch, _ := converged(t, 10*time.Second, cs...)
+	sa := alice.publish(ctx, frameInterval)
 	sc := carol.publish(ctx, frameInterval)
-	waitFrames(t, 15*time.Second, 5, []*client{alice}, []*sender{sc})
+	waitFrames(t, 15*time.Second, 5, []*client{alice, carol}, []*sender{sa, sc})
 
 	h.proxy.ToClient(func(c *hostile.Conn, msg []byte) [][]byte {
-		if c.Identity() == "carol" && bytes.Contains(msg, []byte(`"type":"commit"`)) {
+		if c.Identity() != "carol" {
+			return [][]byte{msg}
+		}
+		if bytes.Contains(msg, []byte(`"type":"commit"`)) {
 			return nil
+		}
+		if lieAboutEpoch {
+			msg = rewriteJSON(msg, "state", func(m map[string]any) {
+				if st, ok := m["state"].(map[string]any); ok {
+					st["epoch"] = epoch
+				}
+			})
 		}
 		return [][]byte{msg}
 	})
@@ -762,7 +782,11 @@ func TestHostileServerHidesCommit(t *testing.T) {
 	eventually(t, 10*time.Second, "mismatch events", func() bool {
 		var carolSees, aliceSees bool
 		for _, ev := range eventsOf[*Mismatch](carol) {
-			carolSees = carolSees || ev.Kind == MismatchEpoch
+			if lieAboutEpoch {
+				carolSees = carolSees || (ev.Kind == MismatchKeys && len(ev.Participants) == 1 && ev.Participants[0] == "alice")
+			} else {
+				carolSees = carolSees || ev.Kind == MismatchEpoch
+			}
 		}
 		for _, ev := range eventsOf[*Mismatch](alice) {
 			aliceSees = aliceSees || (ev.Kind == MismatchKeys && len(ev.Participants) == 1 && ev.Participants[0] == "carol")
@@ -776,6 +800,14 @@ func TestHostileServerHidesCommit(t *testing.T) {
 	if e != epoch || carolCode == code {
 		t.Fatalf("carol at epoch %d with code %q; the others at %d with %q", e, carolCode, newEpoch, code)
 	}
+	if lieAboutEpoch {
+		for _, ev := range eventsOf[*Mismatch](carol) {
+			if ev.Kind == MismatchEpoch {
+				t.Fatal("carol saw the server's real epoch although it lied")
+			}
+		}
+	}
+	sa.halt()
 	sc.halt()
 }
 

@@ -138,8 +138,9 @@ func (t *RemoteTrack) Kind() string { return t.tr.Kind().String() }
 // ID returns the publisher's track ID.
 func (t *RemoteTrack) ID() string { return t.tr.ID() }
 
-// ReadFrame returns the next decrypted frame. It fails with io.EOF-like
-// ErrClosed once the track ended, or with ctx's error.
+// ReadFrame returns the next decrypted frame, in arrival order. It fails
+// with ErrClosed once the track ended and its frames were read, or with
+// ctx's error.
 func (t *RemoteTrack) ReadFrame(ctx context.Context) (Frame, error) {
 	select {
 	case f, ok := <-t.frames:
