@@ -16,6 +16,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ func main() {
 		fps         = flag.Int("fps", 30, "frames per second")
 		seconds     = flag.Float64("seconds", 10, "measured media duration per point")
 		noBatch     = flag.Bool("no-batch", false, "SFU: disable sendmmsg write batching")
+		repeat      = flag.Int("repeat", 1, "runs per point, modes interleaved; medians are reported")
 	)
 	flag.Parse()
 	if *peerProcess {
@@ -69,30 +71,43 @@ func main() {
 	packets := int(*seconds * float64(perFrame**fps))
 	for _, np := range pubCounts {
 		for _, ns := range subCounts {
-			var base float64
-			for _, m := range modes {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				res, err := loadtest.Run(ctx, loadtest.Config{Mode: m, Publishers: np, Subscribers: ns, BitrateBps: *bitrate,
-					Payload: *payload, FPS: *fps, Packets: packets, SFU: sfu.Config{DisableWriteBatching: *noBatch},
-					Command: func() *exec.Cmd {
-						cmd := exec.Command(exe, "-peer-process")
-						cmd.Stderr = os.Stderr
-						return cmd
-					}})
-				cancel()
-				if err != nil {
-					log.Fatalf("sfuload: %s pubs=%d subs=%d: %v", m, np, ns, err)
+			cpu := map[loadtest.Mode][]float64{}
+			for range max(*repeat, 1) {
+				for _, m := range modes {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+					res, err := loadtest.Run(ctx, loadtest.Config{Mode: m, Publishers: np, Subscribers: ns, BitrateBps: *bitrate,
+						Payload: *payload, FPS: *fps, Packets: packets, SFU: sfu.Config{DisableWriteBatching: *noBatch},
+						Command: func() *exec.Cmd {
+							cmd := exec.Command(exe, "-peer-process")
+							cmd.Stderr = os.Stderr
+							return cmd
+						}})
+					cancel()
+					if err != nil {
+						log.Fatalf("sfuload: %s pubs=%d subs=%d: %v", m, np, ns, err)
+					}
+					fmt.Println(res)
+					cpu[m] = append(cpu[m], res.CPUMicrosPerPacket)
 				}
-				line := res.String()
-				if m == loadtest.ModeSFU {
-					base = res.CPUMicrosPerPacket
-				} else if base > 0 && res.CPUMicrosPerPacket > 0 {
-					line += fmt.Sprintf(" (sfu/bare cpu ratio %.2f)", base/res.CPUMicrosPerPacket)
-				}
-				fmt.Println(line)
+			}
+			if len(modes) == 2 {
+				a, b := median(cpu[loadtest.ModeSFU]), median(cpu[loadtest.ModeBarePion])
+				fmt.Printf("pubs=%d subs=%d median cpu: sfu %.2fµs/pkt, bare %.2fµs/pkt, ratio %.2f (%d runs each)\n",
+					np, ns, a, b, a/b, len(cpu[loadtest.ModeSFU]))
 			}
 		}
 	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func ints(s string) ([]int, error) {
