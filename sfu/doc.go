@@ -135,20 +135,28 @@
 //	go test -run '^$' -bench Forward -benchtime=15000x ./sfu/
 //	go run ./cmd/sfuload -pubs 1,4 -subs 10,50,100 -seconds 10
 //
-// On the 2-core shared development VM (noisy; numbers vary ±15% between
-// runs): at 1 publisher × 50 subscribers the SFU used 26.5 µs of CPU per
-// delivered packet against 33.1 µs for the bare pion loop (0.80×), with
-// 0.6 allocations per delivered packet (all of them pion's receive side,
-// periodic ICE/RTCP timers and the like; 0 on the forwarding path) against
-// 5.7, and 206 KiB of heap per subscriber against 281 KiB. At 4 × 50
-// (17.6k delivered packets/s) it was 14.5 µs per packet, i.e. 69k delivered
-// packets per CPU-second, against 18.4 µs (0.79×). At 1 × 10 both cost the
-// same (46 µs/packet): per-connection timers dominate at 900 packets/s.
-// The SFU's own fan-out latency (reading a packet to handing it to the last
-// of 50 subscribers) was 0.7 ms at the median and 4.7 ms at p99; end to end
-// through the child peers, p50/p99 were 2.9/8.5 ms against 2.4/6.3 ms for
-// the bare loop — on this machine the peers and the SFU share two busy
-// cores, and the 2 ms p99 target was not met.
+// On the 2-core development VM, shared with other work (load average 6–7,
+// so single runs vary by ±15%), at 1 publisher × 50 subscribers:
+//
+//	                          SFU            bare pion loop
+//	CPU per delivered packet  19.0–20.5 µs   27.4–29.2 µs   (sfuload -repeat 3:
+//	                                                         median ratio 0.72;
+//	                                                         single benchmark
+//	                                                         runs 0.68–0.90)
+//	allocations per packet    0.5–0.6        5.7
+//	heap per subscriber       190–206 KiB    270–325 KiB
+//	fan-out latency           p50 0.47 ms, p99 3.9–5.0 ms (read → last subscriber)
+//	end-to-end latency        p50 2.2–2.9 ms, p99 6–9 ms   p50 2.0–3.4, p99 6–16 ms
+//
+// The SFU's remaining allocations are pion's receive side and periodic
+// ICE/RTCP work; the forwarding path allocates nothing. At 4 × 50 (17.6k
+// delivered packets/s) the SFU used 14.5 µs per packet — 69k delivered
+// packets per CPU-second — against 18.4 µs (0.79×). At 1 × 10 (900
+// packets/s) per-connection timers dominate and the ratio varies from 0.75
+// to 1.0. Most of the remaining cost is the kernel's per-datagram work
+// (about 7 µs on this VM's loopback, the same for both). The 2 ms p99 latency
+// target was not met here: p99 is set by the two busy cores' scheduling
+// (a descheduled goroutine waits a time slice), not by the forwarding path.
 //
 // # Threat model
 //
