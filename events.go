@@ -11,7 +11,7 @@ import (
 //
 //	*Admitted, *ParticipantJoined, *ParticipantLeft, *EpochChanged,
 //	*TrackAdded, *ChatMessage, *ActiveSpeaker, *ConsentRequested,
-//	*Mismatch, *Closed
+//	*RecordingChanged, *Mismatch, *Closed
 type Event interface{ isEvent() }
 
 // Member is a participant as the MLS group knows it (RFC 9420 §4.1): the
@@ -73,6 +73,11 @@ type ConsentRequested struct {
 	Waiting bool
 }
 
+// RecordingChanged: the room's recording state changed (requested, active
+// once everyone consented, or stopped). Recording happens on the recorder's
+// machine; the server only tracks consent.
+type RecordingChanged struct{ Recording signaling.Recording }
+
 // MismatchKind says what disagreed.
 type MismatchKind int
 
@@ -128,6 +133,7 @@ func (*TrackAdded) isEvent()        {}
 func (*ChatMessage) isEvent()       {}
 func (*ConsentRequested) isEvent()  {}
 func (*ActiveSpeaker) isEvent()     {}
+func (*RecordingChanged) isEvent()  {}
 func (*Mismatch) isEvent()          {}
 func (*Closed) isEvent()            {}
 

@@ -212,6 +212,10 @@ func TestConsentRequested(t *testing.T) {
 	if err := bob.m.Consent(ctx, true); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, 5*time.Second, "recording active at bob", func() bool {
+		evs := eventsOf[*RecordingChanged](bob)
+		return len(evs) > 0 && evs[len(evs)-1].Recording.Active && evs[len(evs)-1].Recording.Recorder == "alice"
+	})
 	if n := len(eventsOf[*ConsentRequested](alice)); n != 0 {
 		t.Errorf("the recorder was asked for consent %d times", n)
 	}

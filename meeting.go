@@ -89,6 +89,8 @@ type Meeting struct {
 	epochSince   time.Time
 	epochSent    bool
 	rekeyTimer   *time.Timer
+	recording    signaling.Recording
+	recSeen      bool
 	expiries     []*time.Timer
 
 	mu      sync.Mutex // guards the fields below
@@ -399,6 +401,7 @@ func (m *Meeting) handle(ev signaling.Event) {
 		m.mu.Lock()
 		m.self = ev.Self
 		m.mu.Unlock()
+		m.recordingState(ev.State.Recording)
 		if !m.admitted {
 			m.admitted = true
 			m.events.push(&Admitted{})
@@ -407,11 +410,13 @@ func (m *Meeting) handle(ev signaling.Event) {
 		}
 		m.checkConsent()
 	case signaling.Waiting:
+		m.recordingState(ev.Recording)
 		if ev.Reason == "consent" {
 			m.events.push(&ConsentRequested{Recorder: ev.Recording.Recorder, Waiting: true})
 		}
 	case signaling.StateChanged:
 		m.server = ev.State
+		m.recordingState(ev.State.Recording)
 		m.checkConsent()
 	case signaling.CreateGroup:
 		m.createGroup()
@@ -656,6 +661,15 @@ func (m *Meeting) newEpoch() {
 
 func toMember(k keys.Member) Member {
 	return Member{Identity: k.Name, Leaf: k.Leaf, SignatureKey: slices.Clone(k.SignatureKey)}
+}
+
+// recordingState reports a change of the room's recording state.
+func (m *Meeting) recordingState(r signaling.Recording) {
+	if m.recSeen && r == m.recording {
+		return
+	}
+	m.recSeen, m.recording = true, r
+	m.events.push(&RecordingChanged{Recording: r})
 }
 
 // checkConsent reports a recording request this participant has not
