@@ -303,7 +303,8 @@ func TestNoMediaKeyImports(t *testing.T) {
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	for _, pkg := range []string{"github.com/tresor-dev/tresor/sfu"} {
+	for _, pkg := range []string{"github.com/tresor-dev/tresor/sfu", "github.com/tresor-dev/tresor/sfu/...",
+		"github.com/tresor-dev/tresor/cmd/sfuload"} {
 		out, err := exec.Command(gobin, "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)

@@ -215,7 +215,7 @@ func (t *publishedTrack) forwardLoop(l *upLayer) {
 	buf := make([]byte, pktcache.MaxPacket)
 	hdr := rtp.Header{CSRC: make([]uint32, 0, 15), Extensions: make([]rtp.Extension, 0, 8)}
 	pk := packet{layer: l.index, hdr: &hdr}
-	var winBytes uint64
+	var winBytes, bad uint64
 	winStart := s.cfg.Now()
 	for {
 		n, _, err := l.remote.Read(buf)
@@ -240,6 +240,10 @@ func (t *publishedTrack) forwardLoop(l *upLayer) {
 
 		if pk.payload, err = parseRTP(buf[:n], &hdr); err != nil {
 			m.badPackets.Inc()
+			if bad++; bad%1000 == 1 { // the first, then every 1000th
+				s.cfg.Logger.Warn("sfu: malformed RTP from publisher", "participant", t.owner.id, "track", t.id,
+					"bytes", n, "count", bad, "err", err)
+			}
 			continue
 		}
 		l.cache.Put(hdr.SequenceNumber, buf[:n])
