@@ -152,8 +152,8 @@ func TestBandwidthEstimateDrivesLayer(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wgs []*sync.WaitGroup
-	for layer := range 3 { // ≈ 0.16, 0.49, 0.98 Mbps
-		wgs = append(wgs, pump(t, snd, layer, 1<<layer, 1000, 20*time.Millisecond, stop))
+	for layer := range 3 { // 1, 2, 4 packets of 300 B per 20 ms ≈ 0.13, 0.26, 0.52 Mbps with headers
+		wgs = append(wgs, pump(t, snd, layer, 1<<layer, 300, 20*time.Millisecond, stop))
 	}
 	defer func() {
 		close(stop)
@@ -169,11 +169,20 @@ func TestBandwidthEstimateDrivesLayer(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, "top layer on a clean path", layerIs(2))
+	// Past the first bitrate measurement (1 s), the top layer must still fit.
+	time.Sleep(1500 * time.Millisecond)
+	if !layerIs(2)() {
+		t.Fatal("left the top layer on a clean path")
+	}
 	before := sub.Part.BandwidthEstimate()
 	ln.on.Store(true)
 	eventually(t, 15*time.Second, "lowest layer under 30% loss", layerIs(0))
 	ln.on.Store(false)
-	t.Logf("estimate %d bit/s on a clean path, %d bit/s after loss", before, sub.Part.BandwidthEstimate())
+	after := sub.Part.BandwidthEstimate()
+	t.Logf("estimate %d bit/s on a clean path, %d bit/s after loss", before, after)
+	if after >= before {
+		t.Fatalf("estimate did not drop under loss: %d → %d", before, after)
+	}
 }
 
 // TestPausedTopLayerFallsBack: when the publisher stops sending its top
