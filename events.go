@@ -11,7 +11,7 @@ import (
 //
 //	*Admitted, *ParticipantJoined, *ParticipantLeft, *EpochChanged,
 //	*TrackAdded, *ChatMessage, *ActiveSpeaker, *ConsentRequested,
-//	*RecordingChanged, *Mismatch, *Closed
+//	*RecordingChanged, *MuteRequested, *TrackStopped, *Mismatch, *Closed
 type Event interface{ isEvent() }
 
 // Member is a participant as the MLS group knows it (RFC 9420 §4.1): the
@@ -78,6 +78,21 @@ type ConsentRequested struct {
 // machine; the server only tracks consent.
 type RecordingChanged struct{ Recording signaling.Recording }
 
+// MuteRequested: a host asks this participant to mute a source. Media is
+// end-to-end encrypted, so only the participant can mute; the application
+// decides (and may call [Meeting.Unpublish]).
+type MuteRequested struct {
+	By     string
+	Source Source
+}
+
+// TrackStopped: a host made the SFU stop forwarding this participant's track
+// of a source.
+type TrackStopped struct {
+	By     string
+	Source Source
+}
+
 // MismatchKind says what disagreed.
 type MismatchKind int
 
@@ -134,6 +149,8 @@ func (*ChatMessage) isEvent()       {}
 func (*ConsentRequested) isEvent()  {}
 func (*ActiveSpeaker) isEvent()     {}
 func (*RecordingChanged) isEvent()  {}
+func (*MuteRequested) isEvent()     {}
+func (*TrackStopped) isEvent()      {}
 func (*Mismatch) isEvent()          {}
 func (*Closed) isEvent()            {}
 

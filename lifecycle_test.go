@@ -303,3 +303,46 @@ func TestWaitingRoom(t *testing.T) {
 	sh.halt()
 	checkFrames(t, guest, sh, "video", 5)
 }
+
+// TestUnpublishAndMute: a host's mute request reaches the participant as
+// an event; unpublishing ends the track at the others.
+func TestUnpublishAndMute(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{})
+	alice := e.join("alice", signaling.RoleHost)
+	bob := e.join("bob", signaling.RoleParticipant)
+	converged(t, 10*time.Second, alice, bob)
+	sb := bob.publish(ctx, frameInterval)
+	eventually(t, 10*time.Second, "bob's video at alice", func() bool { return len(alice.received("bob", "video")) >= 3 })
+	if err := alice.m.Signaling().Mute(ctx, "bob", signaling.SourceCamera); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "mute request", func() bool {
+		ev := eventsOf[*MuteRequested](bob)
+		return len(ev) == 1 && ev[0].By == "alice" && ev[0].Source == signaling.SourceCamera
+	})
+	if err := bob.m.Unpublish(ctx, sb.tracks["video"]); err != nil {
+		t.Fatal(err)
+	}
+	var video *RemoteTrack
+	alice.mu.Lock()
+	for _, tr := range alice.tracks {
+		if tr.Participant() == "bob" && tr.Kind() == "video" {
+			video = tr
+		}
+	}
+	alice.mu.Unlock()
+	if video == nil {
+		t.Fatal("no video track at alice")
+	}
+	select {
+	case <-video.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("bob's video track did not end at alice after unpublish")
+	}
+	n := len(alice.received("bob", "audio"))
+	eventually(t, 5*time.Second, "audio still flowing", func() bool { return len(alice.received("bob", "audio")) > n+3 })
+	sb.halt()
+}

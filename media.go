@@ -341,10 +341,23 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 	if err != nil {
 		return nil, fmt.Errorf("tresor: publish: %w", err)
 	}
+	out.sender = tr.Sender()
 	go drainRTCP(tr.Sender().Read)
 	c.send(signaling.MediaSignal{Kind: signaling.MediaTrack, TrackID: id, Source: src})
 	if err := c.negotiate(ctx); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Unpublish stops sending t and renegotiates the publish connection; the
+// SFU stops forwarding the track and the others' tracks end.
+func (m *Meeting) Unpublish(ctx context.Context, t *LocalTrack) error {
+	if t == nil || t.sender == nil {
+		return errors.New("tresor: unpublish: not a published track")
+	}
+	if err := m.media.pub.RemoveTrack(t.sender); err != nil {
+		return fmt.Errorf("tresor: unpublish: %w", err)
+	}
+	return m.media.negotiate(ctx)
 }

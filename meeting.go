@@ -430,6 +430,10 @@ func (m *Meeting) handle(ev signaling.Event) {
 		m.chat(ev)
 	case signaling.MediaReceived:
 		m.media.signal(ev.Signal)
+	case signaling.MuteRequested:
+		m.events.push(&MuteRequested{By: ev.By, Source: ev.Source})
+	case signaling.TrackStopped:
+		m.events.push(&TrackStopped{By: ev.By, Source: ev.Source})
 	case signaling.ServerError:
 		if ev.Err != nil {
 			m.log.Info("tresor: server error", "code", ev.Err.Code)

@@ -26,6 +26,7 @@ type LocalTrack struct {
 	t      sampleWriter
 	audio  *audioTrack // nil for video
 	source Source
+	sender *webrtc.RTPSender
 }
 
 type sampleWriter interface {
