@@ -12,6 +12,14 @@ const ready = (async () => {
 })();
 
 let sender, receiver;
+const mls = {};
+function mlsState() {
+  const g = mls.group;
+  const k = g.sframeKeys();
+  const b64 = (u) => btoa(String.fromCharCode(...u));
+  return { epoch: g.epoch(), code: g.securityCode(), members: g.members().map((m) => m.name),
+           keys: k.members.map((m) => ({ leaf: m.leaf, kid: m.kid, key: b64(m.key) })), ownKid: k.own.kid };
+}
 self.onmessage = async (e) => {
   const api = await ready;
   const { id, op, args } = e.data;
@@ -25,6 +33,40 @@ self.onmessage = async (e) => {
       case "decrypt": result = receiver.decrypt(args.codec, args.frame); break;
       case "stats": result = { sender: sender.stats(), receiver: receiver.stats() }; break;
       case "badArgs": result = [sender.setKey(-1, args.key), sender.setKey(1.5, args.key), sender.setKey(1, "x"), sender.encrypt("h264", new Uint8Array(4)), api.kid("a", 1)]; break;
+      // MLS: this worker's client "web" against a Go client.
+      case "mlsKeyPackage":
+        mls.id = api.newIdentity("web");
+        mls.kp = api.newKeyPackage(mls.id);
+        result = mls.kp.bytes();
+        break;
+      case "mlsJoin": {
+        const g = api.joinGroup(mls.id, mls.kp, args.frame);
+        if (g.error) { result = g; break; }
+        mls.group = g;
+        result = mlsState();
+        break;
+      }
+      case "mlsState": result = mlsState(); break;
+      case "mlsSeal": result = mls.group.seal(new TextEncoder().encode(args.codec)); break;
+      case "mlsProcess": {
+        const m = mls.group.process(args.frame);
+        result = m.error ? m : { kind: m.kind, sender: m.sender.name, text: m.data ? new TextDecoder().decode(m.data) : null, state: mlsState() };
+        break;
+      }
+      case "mlsCommit": {
+        const c = mls.group.createCommit([], []);
+        if (c.error) { result = c; break; }
+        const merged = mls.group.mergePendingCommit();
+        result = merged && merged.error ? merged : c.message;
+        break;
+      }
+      case "mlsBad": result = [
+        api.joinGroup(mls.id, api.newKeyPackage(mls.id), new Uint8Array([1, 2, 3])),
+        api.verifyKeyPackage(new Uint8Array(40)),
+        mls.group.process(new Uint8Array([0, 1, 0, 2, 9, 9])),
+        api.newGroup({}),
+        mls.group.createCommit([new Uint8Array(8)], []),
+      ]; break;
       case "bench": {
         // Seal then open args.n frames of args.size bytes; ns per frame each.
         const s = api.sframeSender(), r = api.sframeReceiver();

@@ -50,7 +50,18 @@ func (m *mls) keyPackage(args []js.Value, i int) (*keys.KeyPackage, error) {
 
 func exportMLS(api js.Value) {
 	m := &mls{identities: map[float64]*keys.Identity{}, keyPackages: map[float64]*keys.KeyPackage{}}
-	set := func(name string, f func([]js.Value) (any, error)) { api.Set(name, fn(f)) }
+	// Errors from keys carry their class (errorClass), as the Group's do.
+	set := func(name string, f func([]js.Value) (any, error)) {
+		api.Set(name, fn(func(args []js.Value) (any, error) {
+			v, err := f(args)
+			if err != nil {
+				o := errorValue(err)
+				o.Set("class", errorClass(err))
+				return o, nil
+			}
+			return v, nil
+		}))
+	}
 	set("newIdentity", func(args []js.Value) (any, error) {
 		name, err := argString(args, 0)
 		if err != nil {
@@ -133,9 +144,7 @@ func exportMLS(api js.Value) {
 		}
 		mb, err := keys.VerifyKeyPackage(msg, time.Now())
 		if err != nil {
-			o := errorValue(err)
-			o.Set("class", errorClass(err))
-			return o, nil
+			return nil, err
 		}
 		return memberValue(mb), nil
 	})
