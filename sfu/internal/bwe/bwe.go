@@ -22,13 +22,16 @@ import (
 	"time"
 )
 
-const historySize = 4096 // packets; > 1 s of video at 2 Mbps
+// historySize is how many sent packets the estimator remembers (16 bytes
+// each). Feedback arrives about every 100 ms, so 1024 covers connections
+// of up to ~10k packets/s; older packets are ignored, not misattributed.
+const historySize = 1024
 
 type sent struct {
-	seq   uint16
-	valid bool
-	size  uint16
 	at    int64 // ns
+	seq   uint16
+	size  uint16
+	valid bool
 }
 
 // Config bounds the estimate, in bits/s.
