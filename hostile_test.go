@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -150,8 +151,9 @@ func waitEpochFrames(t testing.TB, d time.Duration, epoch uint64, cs []*client, 
 
 // TestHostileServerSeesOnlyCiphertext: three clients, two epochs, and the
 // server's whole view recorded. Every client decrypts every other client's
-// frames byte for byte; no SFrame base key of any epoch and no plaintext
-// appears in any WebSocket message or UDP datagram, nor in the RTP payloads
+// frames byte for byte; no SFrame base key of any epoch, no identity's
+// private key, no security code and no plaintext appears in any WebSocket
+// message or UDP datagram (nor a key in the clients' logs), nor in the RTP payloads
 // once the hop-by-hop SRTP is removed with the SFU's own keys; every RTP
 // payload between one client and the SFU reassembles into SFrame
 // ciphertext that only the group's keys open; and no key the server holds
@@ -165,13 +167,25 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 	var ls []*clientLogs
 	var ss []*sender
 	var logBuf lockedBuffer
+	var seeds [][]byte
 	logger := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for i, id := range []string{"alice", "bob", "carol"} {
 		role := signaling.RoleParticipant
 		if i == 0 {
 			role = signaling.RoleHost
 		}
-		c, l := h.joinLogged(id, role, WithLogger(logger.With("client", id)))
+		// The identity's signing key comes from a reader that remembers
+		// what it handed out, so the test can look for the private key.
+		var seed bytes.Buffer
+		ident, err := keys.NewIdentity(io.TeeReader(rand.Reader, &seed), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seed.Len() < 32 {
+			t.Fatalf("identity key from %d random bytes", seed.Len())
+		}
+		seeds = append(seeds, seed.Bytes())
+		c, l := h.joinLogged(id, role, WithLogger(logger.With("client", id)), WithIdentity(ident))
 		cs, ls = append(cs, c), append(ls, l)
 		ss = append(ss, c.publish(ctx, frameInterval))
 	}
@@ -227,6 +241,14 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 	}
 	if secrets < 3*3*2 {
 		t.Fatalf("only %d SFrame keys logged", secrets)
+	}
+	// Nor any identity's private signing key.
+	for _, seed := range seeds {
+		for _, b := range hay {
+			if bytes.Contains(b, seed[:32]) {
+				t.Fatal("an identity's private key appears in server traffic")
+			}
+		}
 	}
 	// Nor in the clients' own logs, in any encoding.
 	logText := logBuf.Bytes()
