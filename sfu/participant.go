@@ -110,7 +110,7 @@ func (p *Participant) subscribeAPI() (*webrtc.API, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor()
+	sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(pionLogs{l: s.cfg.Logger}))
 	if err != nil {
 		return nil, fmt.Errorf("sfu: sender reports: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
-	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,8 +91,7 @@ func New(cfg Config) (*SFU, error) {
 			}
 		}
 	}
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelDisabled
+	lf := pionLogs{l: cfg.Logger}
 	s.mux = webrtc.NewICEUDPMux(lf.NewLogger("ice"), conn)
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
@@ -120,7 +118,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := pubInterceptors(ir); err != nil {
+	if err := pubInterceptors(ir, lf); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
@@ -266,18 +264,18 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 // generation towards the publisher (RFC 4585 §6.2.1), receiver reports
 // (RFC 3550 §6.4.2) and TWCC feedback so the publisher's own congestion
 // control works.
-func pubInterceptors(ir *interceptor.Registry) error {
-	gen, err := nack.NewGeneratorInterceptor()
+func pubInterceptors(ir *interceptor.Registry, lf pionLogs) error {
+	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
 	if err != nil {
 		return fmt.Errorf("sfu: nack generator: %w", err)
 	}
 	ir.Add(gen)
-	rr, err := report.NewReceiverInterceptor()
+	rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf))
 	if err != nil {
 		return fmt.Errorf("sfu: receiver reports: %w", err)
 	}
 	ir.Add(rr)
-	tw, err := twcc.NewSenderInterceptor()
+	tw, err := twcc.NewSenderInterceptor(twcc.WithLoggerFactory(lf))
 	if err != nil {
 		return fmt.Errorf("sfu: twcc feedback: %w", err)
 	}
