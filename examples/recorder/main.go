@@ -1,10 +1,3 @@
-//go:build recorder_pending
-
-// The recorder waits for one addition to the Go client: an event carrying
-// the room's recording state (see README.md, "Status"). Until then this
-// package builds only with -tags recorder_pending against a client that has
-// it, and go build/vet/test ./... skip it.
-
 // Command recorder records a Tresor meeting on its own machine, with
 // everyone's consent: it joins as a cohost, asks to record, and writes each
 // participant's decrypted media to local files (VP8 to IVF, Opus to Ogg)

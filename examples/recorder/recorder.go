@@ -1,10 +1,3 @@
-//go:build recorder_pending
-
-// The recorder waits for one addition to the Go client: an event carrying
-// the room's recording state (see README.md, "Status"). Until then this
-// package builds only with -tags recorder_pending against a client that has
-// it, and go build/vet/test ./... skip it.
-
 package main
 
 import (
@@ -88,7 +81,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		readers.Wait()
 	}()
 
-	requested, active := false, false
+	// requested: this recorder asked; ours: the server's state shows its
+	// request (older state events still queued cannot end it early).
+	requested, ours, active := false, false, false
 	for {
 		var ev tresor.Event
 		var open bool
@@ -125,12 +120,16 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 			}()
 		case *tresor.RecordingChanged:
 			rec := ev.Recording
+			mine := rec.Requested && rec.Recorder == m.Self().Identity
+			if requested && mine {
+				ours = true
+			}
 			switch {
-			case requested && rec.Active && rec.Recorder == m.Self().Identity && !active:
+			case ours && mine && rec.Active && !active:
 				active = true
 				files.allow()
 				fmt.Fprintln(out, "recorder: everyone consented: recording")
-			case requested && !rec.Requested:
+			case ours && !mine:
 				fmt.Fprintln(out, "recorder: "+errWithdrawn.Error())
 				if err := files.stop(); err != nil {
 					return err

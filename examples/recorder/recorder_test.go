@@ -1,10 +1,3 @@
-//go:build recorder_pending
-
-// The recorder waits for one addition to the Go client: an event carrying
-// the room's recording state (see README.md, "Status"). Until then this
-// package builds only with -tags recorder_pending against a client that has
-// it, and go build/vet/test ./... skip it.
-
 package main
 
 import (
