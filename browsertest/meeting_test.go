@@ -287,6 +287,10 @@ func TestMeetingInterop(t *testing.T) {
 		}
 	}
 
+	// Active speaker: the loudest remote audio (all decrypted in the worker)
+	// highlights its sender's tile.
+	waitFor(t, host, "an active speaker", `document.querySelector(".tile.speaking") !== null`, 15*time.Second)
+
 	// E2EE chat from the page reaches the other tab.
 	if err := chromedp.Do(bea, chromedp.SendKeys(chromedp.ID("chat-input"), "hello from Bea")); err != nil {
 		t.Fatal(err)
