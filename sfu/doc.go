@@ -139,14 +139,15 @@
 // so single runs vary by ±15%), at 1 publisher × 50 subscribers:
 //
 //	                          SFU            bare pion loop
-//	CPU per delivered packet  19.0–20.5 µs   27.4–29.2 µs   (sfuload -repeat 3:
-//	                                                         median ratio 0.72;
-//	                                                         single benchmark
-//	                                                         runs 0.68–0.90)
-//	allocations per packet    0.5–0.6        5.7
-//	heap per subscriber       190–206 KiB    270–325 KiB
-//	fan-out latency           p50 0.47 ms, p99 3.9–5.0 ms (read → last subscriber)
-//	end-to-end latency        p50 2.2–2.9 ms, p99 6–9 ms   p50 2.0–3.4, p99 6–16 ms
+//	CPU per delivered packet  17.9–22.7 µs   20.2–29.2 µs   (sfuload -repeat 3:
+//	                                                         median ratios 0.72
+//	                                                         and 0.84 in two
+//	                                                         sessions; single
+//	                                                         runs 0.68–0.97)
+//	allocations per packet    0.5–0.6        5.7–5.9
+//	heap per subscriber       131–140 KiB    270–325 KiB
+//	fan-out latency           p50 0.45–0.85 ms, p99 3.9–20 ms (read → last subscriber)
+//	end-to-end latency        p50 2.2–3.8 ms, p99 6–60 ms   p50 2.0–6.2, p99 6–700 ms
 //
 // The SFU's remaining allocations are pion's receive side and periodic
 // ICE/RTCP work; the forwarding path allocates nothing. At 4 × 50 (17.6k
