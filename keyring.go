@@ -29,6 +29,7 @@ type keyRing struct {
 	peers       map[string]*peerKeys
 	senderEpoch uint64
 	hasKey      bool
+	gen         uint64 // incremented by every install
 	keyLog      func(uint64, keys.SFrameKey)
 }
 
@@ -96,7 +97,15 @@ func (k *keyRing) install(ek *keys.EpochKeys, names map[uint32]string) error {
 		return fmt.Errorf("tresor: install own key: %w", err)
 	}
 	k.senderEpoch, k.hasKey = ek.Epoch, true
+	k.gen++
 	return nil
+}
+
+// generation changes whenever keys are installed.
+func (k *keyRing) generation() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gen
 }
 
 // expire erases every receiving key of an epoch before epoch.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tresor-dev/tresor/e2ee"
 	"github.com/tresor-dev/tresor/e2ee/piontrack"
+	"github.com/tresor-dev/tresor/keys"
 )
 
 // LocalTrack is a published track. Frames written to it are encrypted with
@@ -87,6 +88,9 @@ type RemoteTrack struct {
 
 	frames chan Frame
 	done   chan struct{}
+
+	held   []heldFrame // owned by the loop goroutine
+	keyGen uint64
 
 	mu           sync.Mutex
 	decrypted    uint64
@@ -188,14 +192,76 @@ func (t *RemoteTrack) loop() {
 			if len(pkt.Payload) == 0 {
 				continue
 			}
-			t.frame(peer, &media.Sample{Data: pkt.Payload, PacketTimestamp: pkt.Timestamp, RTPHeaders: []*rtp.Header{&pkt.Header}})
+			t.process(peer, &media.Sample{Data: pkt.Payload, PacketTimestamp: pkt.Timestamp, RTPHeaders: []*rtp.Header{&pkt.Header}})
 			continue
 		}
 		t.sb.Push(pkt)
 		for s := t.sb.Pop(); s != nil; s = t.sb.Pop() {
-			t.frame(peer, s)
+			t.process(peer, s)
 		}
 	}
+}
+
+// maxHeld bounds the frames a track holds back while it waits for the
+// keys of the next epoch.
+const maxHeld = 32
+
+type heldFrame struct {
+	s  *media.Sample
+	at time.Time
+}
+
+// process decrypts a frame, or holds it back if it claims the next epoch
+// (or any epoch, before this client has keys): a sender switches keys as
+// soon as it applied a Commit, which may be just before this client
+// applies it, or before a joiner processed its Welcome. Held frames are
+// retried, in order, once new keys are installed, and decrypted (or
+// rejected and counted) at the latest after the grace window.
+func (t *RemoteTrack) process(peer *peerKeys, s *media.Sample) {
+	t.retryHeld(peer)
+	if len(t.held) > 0 || t.holdable(s) {
+		if len(t.held) >= maxHeld {
+			t.frame(peer, t.held[0].s)
+			t.held = t.held[1:]
+		}
+		t.held = append(t.held, heldFrame{s, time.Now()})
+		return
+	}
+	t.frame(peer, s)
+}
+
+func (t *RemoteTrack) holdable(s *media.Sample) bool {
+	kid, ok := frameKID(t.codec, s.Data)
+	if !ok {
+		return false
+	}
+	if _, known := t.m.keys.epochOf(t.participant, kid); known {
+		return false
+	}
+	cur, member := t.m.keys.sendingEpoch()
+	const mask = 1<<keys.SFrameEpochBits - 1
+	return !member || kid&mask == (cur+1)&mask
+}
+
+func (t *RemoteTrack) retryHeld(peer *peerKeys) {
+	if len(t.held) == 0 {
+		return
+	}
+	gen := t.m.keys.generation()
+	now := time.Now()
+	if gen == t.keyGen && now.Sub(t.held[0].at) < t.m.opts.grace {
+		return
+	}
+	t.keyGen = gen
+	i := 0
+	for ; i < len(t.held); i++ {
+		h := t.held[i]
+		if now.Sub(h.at) < t.m.opts.grace && t.holdable(h.s) {
+			break // still waiting for its keys; keep order
+		}
+		t.frame(peer, h.s)
+	}
+	t.held = t.held[i:]
 }
 
 func (t *RemoteTrack) frame(peer *peerKeys, s *media.Sample) {
