@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -27,6 +28,11 @@ var (
 	//go:embed testdata/audio.ogg
 	audioOgg []byte
 )
+
+// toneLevel is the tone's level in -dBov (RFC 6464): its RMS is -21.1 dB
+// (ffmpeg's volumedetect on testdata/audio.ogg), which the microphone track
+// announces so that the others see the bot as a speaker.
+const toneLevel = 21
 
 // config is the bot's configuration (see the flags in main.go).
 type config struct {
@@ -89,6 +95,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	playCtx, stopPlay := context.WithCancel(ctx)
 	defer func() { stopPlay(); wg.Wait() }()
 	var tracks []*tresor.LocalTrack
+	muted := map[tresor.Source]*atomic.Bool{signaling.SourceCamera: {}, signaling.SourceMicrophone: {}}
 	playing := false
 	for {
 		var ev tresor.Event
@@ -111,6 +118,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 				}
 				tracks = append(tracks, t)
 			}
+			tracks[1].SetAudioLevel(toneLevel)
 			fmt.Fprintf(out, "bot: publishing camera (VP8 %dx%d, %v loop) and microphone (Opus, 440 Hz)\n",
 				video.Width, video.Height, video.Duration().Round(time.Millisecond))
 		case *tresor.EpochChanged:
@@ -119,8 +127,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 				// Keys exist from the first epoch on: start the clips.
 				playing = true
 				wg.Add(2)
-				go func() { defer wg.Done(); play(playCtx, tracks[0], video, log) }()
-				go func() { defer wg.Done(); play(playCtx, tracks[1], audio, log) }()
+				go func() { defer wg.Done(); play(playCtx, tracks[0], video, muted[signaling.SourceCamera], log) }()
+				go func() { defer wg.Done(); play(playCtx, tracks[1], audio, muted[signaling.SourceMicrophone], log) }()
 			}
 		case *tresor.ParticipantJoined:
 			fmt.Fprintf(out, "bot: %s joined the group\n", ev.Member.Identity)
@@ -135,6 +143,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 				return err
 			}
 			fmt.Fprintf(out, "bot: consented to %s recording the meeting\n", ev.Recorder)
+		case *tresor.MuteRequested:
+			// Only the bot can mute its encrypted media; it obliges and
+			// stays muted.
+			if mu := muted[ev.Source]; mu != nil && !mu.Swap(true) {
+				fmt.Fprintf(out, "bot: %s asked to mute the %s: muted\n", ev.By, ev.Source)
+			}
+		case *tresor.TrackStopped:
+			fmt.Fprintf(out, "bot: %s stopped the %s at the SFU\n", ev.By, ev.Source)
 		case *tresor.Mismatch:
 			fmt.Fprintf(out, "bot: WARNING: the server and the MLS group disagree (%s): compare security codes\n", ev.Kind)
 		case *tresor.Closed:
@@ -155,9 +171,10 @@ func leave(m *tresor.Meeting, out io.Writer) error {
 }
 
 // play writes the clip's frames to t at their pace, in a loop, until ctx is
-// done. Frames that cannot be encrypted yet (between the admission and the
-// first key, or while the client is being removed) are skipped.
-func play(ctx context.Context, t *tresor.LocalTrack, c *mediafile.Clip, log *slog.Logger) {
+// done; while muted it keeps the pace but sends nothing. Frames that cannot
+// be encrypted yet (between the admission and the first key, or while the
+// client is being removed) are skipped.
+func play(ctx context.Context, t *tresor.LocalTrack, c *mediafile.Clip, muted *atomic.Bool, log *slog.Logger) {
 	next := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -169,7 +186,10 @@ func play(ctx context.Context, t *tresor.LocalTrack, c *mediafile.Clip, log *slo
 				return
 			case <-timer.C:
 			}
-			err := t.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration})
+			var err error
+			if !muted.Load() {
+				err = t.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration})
+			}
 			switch {
 			case err == nil:
 			case errors.Is(err, e2ee.ErrUnknownKey), errors.Is(err, tresor.ErrNotMember):

@@ -67,8 +67,12 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 	wrong := map[string]int{} // kind → frames that do not
 	var readers sync.WaitGroup
 	defer readers.Wait()
+	speaker := make(chan string, 100)
 	go func() {
 		for ev := range rx.Events() {
+			if s, ok := ev.(*tresor.ActiveSpeaker); ok {
+				speaker <- s.Identity
+			}
 			ta, ok := ev.(*tresor.TrackAdded)
 			if !ok {
 				continue
@@ -130,6 +134,37 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// The tone's level makes the bot the active speaker.
+	var bot string
+	select {
+	case bot = <-speaker:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot never became the active speaker")
+	}
+	if !strings.HasPrefix(bot, "guest-") {
+		t.Fatalf("active speaker %q", bot)
+	}
+
+	// Asked to mute its microphone, the bot stops sending audio; video
+	// goes on.
+	if err := rx.Signaling().Mute(ctx, bot, signaling.SourceMicrophone); err != nil {
+		t.Fatal(err)
+	}
+	count := func(kind string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[kind]
+	}
+	settled := false
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !settled; {
+		a, v := count("audio"), count("video")
+		time.Sleep(500 * time.Millisecond)
+		settled = count("audio") == a && count("video") > v
+	}
+	if !settled {
+		t.Fatalf("audio still arrives (or video stopped) after the mute request\n%s", out)
+	}
+
 	stopBot()
 	select {
 	case err := <-done:
@@ -139,7 +174,7 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("bot did not stop")
 	}
-	for _, want := range []string{"bot: admitted as guest-", "bot: publishing camera (VP8 320x240, 2s loop)", "members, security code", "bot: leaving"} {
+	for _, want := range []string{"bot: admitted as guest-", "bot: publishing camera (VP8 320x240, 2s loop)", "members, security code", "asked to mute the microphone: muted", "bot: leaving"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

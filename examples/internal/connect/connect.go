@@ -6,9 +6,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tresor-dev/tresor"
 	"github.com/tresor-dev/tresor/examples/internal/demotoken"
 	"github.com/tresor-dev/tresor/signaling"
 )
@@ -29,19 +29,15 @@ func Resolve(ctx context.Context, addr, token, name string, role signaling.Role)
 	return r.Signal, r.Token, nil
 }
 
-// DefaultAPI is pion's default codecs (VP8 and Opus among them) and
-// interceptors (NACK, RTCP reports, TWCC), with loopback candidates
-// included so that a demo on 127.0.0.1 works.
+// DefaultAPI is the Go client's default pion API (tresor.NewAPI: pion's
+// default codecs and interceptors plus the RFC 6464 audio level extension),
+// with loopback candidates included so that a demo on 127.0.0.1 works.
 func DefaultAPI() (*webrtc.API, error) {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("connect: codecs: %w", err)
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, fmt.Errorf("connect: interceptors: %w", err)
-	}
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	api, err := tresor.NewAPI(se)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return api, nil
 }

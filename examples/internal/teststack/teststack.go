@@ -18,6 +18,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tresor-dev/tresor"
 	"github.com/tresor-dev/tresor/examples/internal/demotoken"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
@@ -88,7 +89,8 @@ func (s *Stack) Token(identity string, role signaling.Role) string {
 	return tok
 }
 
-// API is a pion API that gathers only 127.0.0.1 host candidates.
+// API is the Go client's pion API (tresor.NewAPI) gathering only
+// 127.0.0.1 host candidates.
 func API(t testing.TB) *webrtc.API {
 	t.Helper()
 	var se webrtc.SettingEngine
@@ -96,9 +98,9 @@ func API(t testing.TB) *webrtc.API {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	api, err := tresor.NewAPI(se)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
+	return api
 }
