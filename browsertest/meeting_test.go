@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ type meetingServer struct {
 	HostToken string
 	key       ed25519.PrivateKey
 	Sig       *signaling.Server
+
+	wasmFetches atomic.Int64 // GET /tresor.wasm
 }
 
 func newMeetingServer(t *testing.T) *meetingServer {
@@ -76,7 +79,13 @@ func newMeetingServer(t *testing.T) *meetingServer {
 		json.NewEncoder(w).Encode(map[string]string{"token": tok, "room": testRoom, "identity": id, "signal": "/signal"})
 	})
 	mux.Handle("/test/", http.StripPrefix("/test/", http.FileServerFS(os.DirFS("testdata"))))
-	mux.Handle("/", web.Handler())
+	webHandler := web.Handler()
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/tresor.wasm" {
+			ms.wasmFetches.Add(1)
+		}
+		webHandler.ServeHTTP(w, r)
+	}))
 	srv := httptest.NewServer(mux)
 	ms.URL = srv.URL
 	t.Cleanup(func() {
@@ -235,6 +244,12 @@ func TestMeetingInterop(t *testing.T) {
 	screenshot(t, bea, "waiting-room")
 	beaID := admitByName(t, host, "Bea")
 	waitFor(t, bea, "Bea in the meeting", `!document.getElementById("meeting-screen").hidden`, 30*time.Second)
+
+	// Each tab downloads and compiles tresor.wasm once, for the page and
+	// its media worker.
+	if n := ms.wasmFetches.Load(); n != 2 {
+		t.Errorf("two tabs fetched tresor.wasm %d times, want 2", n)
+	}
 
 	b := startBot(t, ms, "Otto")
 	admitByName(t, host, "Otto")

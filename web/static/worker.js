@@ -14,6 +14,7 @@
 // label} where label names the track (for per-track counters).
 //
 // Messages from the page:
+//   {type: "init", module?: WebAssembly.Module} first
 //   {type: "keys", own: {kid, key} | null, members: [{kid, key}], remove: [kid]}
 //   {type: "streams", dir, kind, label, readable, writable}
 //   {type: "stats", id}
@@ -32,10 +33,22 @@ const tracks = new Map(); // label -> counters
 const senderTransformers = new Set(); // RTCRtpScriptTransformers of sent video
 let ready;
 
+// The page sends {type: "init", module?} first: module is the compiled
+// tresor.wasm (a WebAssembly.Module) when the page has one, so the module is
+// downloaded and compiled once per page; otherwise the worker fetches it.
+let init;
+const initMessage = new Promise((resolve) => { init = resolve; });
+
 ready = (async () => {
+  const { module } = await initMessage;
   const go = new Go();
-  const wasmURL = new URL("tresor.wasm", self.location.href);
-  const { instance } = await WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject);
+  let instance;
+  if (module instanceof WebAssembly.Module) {
+    instance = await WebAssembly.instantiate(module, go.importObject);
+  } else {
+    const wasmURL = new URL("tresor.wasm", self.location.href);
+    ({ instance } = await WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject));
+  }
   go.run(instance); // runs main until it blocks; main sets globalThis.tresor
   if (!globalThis.tresor) throw new Error("tresor.wasm did not start");
   api = globalThis.tresor;
@@ -152,6 +165,9 @@ async function setKeys(msg) {
 self.onmessage = async (event) => {
   const msg = event.data || {};
   switch (msg.type) {
+    case "init":
+      init(msg);
+      break;
     case "keys":
       await setKeys(msg);
       self.postMessage({ type: "keys", id: msg.id });

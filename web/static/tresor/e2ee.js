@@ -21,7 +21,10 @@ export class E2EEWorker {
    * start creates the worker and resolves once it has loaded the wasm module.
    * Negotiate media only after that: frames that reach the worker earlier
    * would wait, and a video decoder that misses frames needs a key frame.
-   * @param {{api?: "script"|"streams", workerURL?: string|URL}} [opts]
+   * @param {{api?: "script"|"streams", workerURL?: string|URL,
+   *          module?: WebAssembly.Module|Promise<WebAssembly.Module>}} [opts]
+   * module is the compiled tresor.wasm to instantiate in the worker (see
+   * compileTresor in wasm.js); without it the worker fetches the file.
    */
   static async start(opts = {}) {
     const api = opts.api || detectTransformAPI();
@@ -31,6 +34,13 @@ export class E2EEWorker {
     const url = opts.workerURL || new URL("../worker.js", import.meta.url);
     const worker = new Worker(url, { name: "tresor-e2ee" });
     const w = new E2EEWorker(worker, api);
+    let module;
+    try {
+      module = await opts.module;
+    } catch {
+      module = undefined; // the worker fetches it itself
+    }
+    worker.postMessage({ type: "init", module });
     await w.#ready;
     return w;
   }

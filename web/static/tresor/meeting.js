@@ -14,7 +14,7 @@
 //   removed {by}   denied {}   ended {by}   closed {code, reason}   left-group {}   error {message}
 import { Signaling, SignalingError } from "./signaling.js";
 import { E2EEWorker } from "./e2ee.js";
-import { loadTresor } from "./wasm.js";
+import { compileTresor, loadTresor } from "./wasm.js";
 import { Group } from "./group.js";
 import { Media } from "./media.js";
 
@@ -53,7 +53,7 @@ export class Meeting extends EventTarget {
     const opts = this.#opts;
     const [api, e2ee] = await Promise.all([
       loadTresor(),
-      opts.e2eeWorker || E2EEWorker.start({ api: opts.transformAPI }),
+      opts.e2eeWorker || E2EEWorker.start({ api: opts.transformAPI, module: compileTresor() }),
     ]);
     this.#api = api;
     this.e2ee = e2ee;

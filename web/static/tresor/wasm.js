@@ -3,6 +3,19 @@
 // encoded-transform worker, which loads its own instance.
 
 let loading = null;
+let compiling = null;
+
+/**
+ * compileTresor resolves with the compiled tresor.wasm (a WebAssembly.Module),
+ * fetched and compiled once per page; the page's instance and the media
+ * worker's instance both come from it.
+ */
+export function compileTresor() {
+  if (!compiling) {
+    compiling = WebAssembly.compileStreaming(fetch(new URL("../tresor.wasm", import.meta.url)));
+  }
+  return compiling;
+}
 
 /** loadTresor resolves with globalThis.tresor (see cmd/tresor-wasm). */
 export function loadTresor() {
@@ -21,8 +34,7 @@ async function load() {
     });
   }
   const go = new Go();
-  const url = new URL("../tresor.wasm", import.meta.url);
-  const { instance } = await WebAssembly.instantiateStreaming(fetch(url), go.importObject);
+  const instance = await WebAssembly.instantiate(await compileTresor(), go.importObject);
   go.run(instance);
   if (!globalThis.tresor || globalThis.tresor.version !== "tresor-wasm/1") {
     throw new Error("tresor: tresor.wasm did not start");
