@@ -48,15 +48,11 @@ func (b *frameBuffers) read(v js.Value) ([]byte, bool) {
 	return b.in, true
 }
 
+// exportSFrame sets the SFrame constructors on api. They live as long as
+// the module, so their js.Funcs are never released.
 func exportSFrame(api js.Value) {
-	var funcs []js.Func
-	add := func(name string, f func([]js.Value) (any, error)) {
-		jf := fn(f)
-		funcs = append(funcs, jf)
-		api.Set(name, jf)
-	}
-	add("sframeSender", func([]js.Value) (any, error) { return newSenderHandle() })
-	add("sframeReceiver", func([]js.Value) (any, error) { return newReceiverHandle() })
+	api.Set("sframeSender", fn(func([]js.Value) (any, error) { return newSenderHandle() }))
+	api.Set("sframeReceiver", fn(func([]js.Value) (any, error) { return newReceiverHandle() }))
 }
 
 // newSenderHandle wraps an e2ee.Sender (RFC 9605 §4.4.3) for one outgoing
