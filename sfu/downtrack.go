@@ -71,7 +71,13 @@ type seqEntry struct {
 	outSeq uint16
 	inSeq  uint16
 	tsOff  uint32
+	rtxAt  int64 // unix nanos of the last retransmission
 }
+
+// nackRepeatInterval is the minimum time between two retransmissions of
+// one packet to one subscriber: a repeated NACK within it is ignored, which
+// bounds what a NACK storm (or a hostile subscriber) can make the SFU send.
+const nackRepeatInterval = 40 * time.Millisecond
 
 func newDownTrack(p *Participant, t *publishedTrack) *downTrack {
 	n := p.room.sfu.cfg.AudioCachePackets
@@ -335,12 +341,22 @@ func (d *downTrack) retransmitNACKed(seq uint16) {
 // §6.2.1 NACK; no RTX stream, so the packet keeps its sequence number).
 func (d *downTrack) retransmit(outSeq uint16) {
 	m := d.p.room.sfu.metrics
+	now := d.p.room.sfu.cfg.Now().UnixNano()
 	d.mu.Lock()
-	e := d.seqMap[int(outSeq)&(len(d.seqMap)-1)]
+	slot := &d.seqMap[int(outSeq)&(len(d.seqMap)-1)]
+	e := *slot
 	bound, w := d.bound, d.writer
+	repeat := e.valid && e.outSeq == outSeq && now-e.rtxAt < int64(nackRepeatInterval)
+	if !repeat && e.valid && e.outSeq == outSeq {
+		slot.rtxAt = now
+	}
 	d.mu.Unlock()
 	if !bound || !e.valid || e.outSeq != outSeq {
 		m.nackMisses.Inc()
+		return
+	}
+	if repeat {
+		m.nackSuppressed.Inc() // asked again before the last copy could arrive
 		return
 	}
 	l := d.t.layer(e.layer)

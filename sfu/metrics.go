@@ -5,22 +5,23 @@ import "github.com/prometheus/client_golang/prometheus"
 // metrics are the SFU's Prometheus collectors. They carry no labels so that
 // the per-packet cost is one atomic add per batch.
 type metrics struct {
-	rooms        prometheus.Gauge
-	participants prometheus.Gauge
-	tracks       prometheus.Gauge
-	packetsIn    prometheus.Counter
-	bytesIn      prometheus.Counter
-	packetsOut   prometheus.Counter
-	bytesOut     prometheus.Counter
-	nacks        prometheus.Counter
-	retransmits  prometheus.Counter
-	nackMisses   prometheus.Counter
-	plisIn       prometheus.Counter
-	plisOut      prometheus.Counter
-	dropped      prometheus.Counter
-	writeErrors  prometheus.Counter
-	badPackets   prometheus.Counter
-	forward      prometheus.Histogram
+	rooms          prometheus.Gauge
+	participants   prometheus.Gauge
+	tracks         prometheus.Gauge
+	packetsIn      prometheus.Counter
+	bytesIn        prometheus.Counter
+	packetsOut     prometheus.Counter
+	bytesOut       prometheus.Counter
+	nacks          prometheus.Counter
+	retransmits    prometheus.Counter
+	nackMisses     prometheus.Counter
+	nackSuppressed prometheus.Counter
+	plisIn         prometheus.Counter
+	plisOut        prometheus.Counter
+	dropped        prometheus.Counter
+	writeErrors    prometheus.Counter
+	badPackets     prometheus.Counter
+	forward        prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,11 +43,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		nacks:        c("nacks_total", "Sequence numbers NACKed by subscribers (RFC 4585 §6.2.1)."),
 		retransmits:  c("retransmits_total", "Packets retransmitted to subscribers from the packet cache."),
 		nackMisses:   c("nack_misses_total", "NACKed packets no longer in the packet cache."),
-		plisIn:       c("key_frame_requests_in_total", "PLI/FIR received from subscribers."),
-		plisOut:      c("key_frame_requests_out_total", "PLI sent to publishers after merging and throttling."),
-		dropped:      c("packets_not_forwarded_total", "RTP packets not forwarded (muted, forbidden, waiting for a key frame)."),
-		writeErrors:  c("write_errors_total", "Errors writing RTP to subscribers."),
-		badPackets:   c("bad_packets_total", "Malformed RTP/RTCP packets received."),
+		nackSuppressed: c("nack_repeats_ignored_total",
+			"NACKs for a packet retransmitted to the same subscriber moments before."),
+		plisIn:      c("key_frame_requests_in_total", "PLI/FIR received from subscribers."),
+		plisOut:     c("key_frame_requests_out_total", "PLI sent to publishers after merging and throttling."),
+		dropped:     c("packets_not_forwarded_total", "RTP packets not forwarded (muted, forbidden, waiting for a key frame)."),
+		writeErrors: c("write_errors_total", "Errors writing RTP to subscribers."),
+		badPackets:  c("bad_packets_total", "Malformed RTP/RTCP packets received."),
 		forward: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "forward_latency_seconds",
 			Help:    "Time from reading a publisher packet to handing it to the last subscriber.",
@@ -54,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	for _, col := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.packetsIn, m.bytesIn,
-		m.packetsOut, m.bytesOut, m.nacks, m.retransmits, m.nackMisses, m.plisIn, m.plisOut, m.dropped,
+		m.packetsOut, m.bytesOut, m.nacks, m.retransmits, m.nackMisses, m.nackSuppressed, m.plisIn, m.plisOut, m.dropped,
 		m.writeErrors, m.badPackets, m.forward} {
 		if err := reg.Register(col); err != nil {
 			return nil, err

@@ -217,12 +217,84 @@ func TestNACKRecoveryAtFivePercentLoss(t *testing.T) {
 	if n := metric(t, s, "retransmits_total"); n == 0 {
 		t.Fatal("no retransmission from the SFU's packet cache")
 	} else {
-		t.Logf("SFU: %v NACKed, %v retransmitted from cache, %v misses",
-			metric(t, s, "nacks_total"), n, metric(t, s, "nack_misses_total"))
+		t.Logf("SFU: %v NACKed, %v retransmitted from cache, %v misses, %v repeats ignored",
+			metric(t, s, "nacks_total"), n, metric(t, s, "nack_misses_total"), metric(t, s, "nack_repeats_ignored_total"))
+		if missing > 0 {
+			sub.mu.Lock()
+			for i := lo; i <= hi; i++ {
+				if _, ok := sub.got[i]; !ok {
+					t.Logf("missing packet %d", i)
+				}
+			}
+			sub.mu.Unlock()
+		}
 	}
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	if len(sub.errs) > 0 {
 		t.Fatalf("%d corrupted payloads: %v", len(sub.errs), sub.errs[0])
+	}
+}
+
+// TestNACKStormBounded: a subscriber repeating NACKs for the same packets
+// gets each packet again at most once per repeat interval, from the shared
+// cache; the repeats are counted, not served.
+func TestNACKStormBounded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := newSFU(t, sfu.Config{})
+	api := newAPI(t, peertest.Config{})
+	var mu sync.Mutex
+	var track *webrtc.TrackRemote
+	var seqs []uint16
+	sub := join(t, ctx, s, api, "r", "sub", nil)
+	sub.Sub.PC.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		mu.Lock()
+		track = tr
+		mu.Unlock()
+		peertest.Receive(tr, func(r peertest.Received) {
+			mu.Lock()
+			seqs = append(seqs, r.Seq)
+			mu.Unlock()
+		})
+	})
+	pub := join(t, ctx, s, api, "r", "pub", nil)
+	snd, err := pub.AddVideo("cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	wg := pump(t, snd, 0, 1, 300, 20*time.Millisecond, stop)
+	eventually(t, 10*time.Second, "10 packets", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seqs) >= 10
+	})
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	ssrc := uint32(track.SSRC())
+	first := seqs[len(seqs)-5] // five packets the SFU still has cached
+	mu.Unlock()
+
+	before := metric(t, s, "retransmits_total")
+	nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: []rtcp.NackPair{{PacketID: first, LostPackets: 0b1111}}}
+	for range 20 { // 20 NACKs for the same 5 packets within a few ms
+		if err := sub.Sub.PC.WriteRTCP([]rtcp.Packet{nack}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 3*time.Second, "NACKs processed", func() bool { return metric(t, s, "nacks_total") >= 100 })
+	got := metric(t, s, "retransmits_total") - before
+	ignored := metric(t, s, "nack_repeats_ignored_total")
+	t.Logf("100 NACKed sequence numbers → %v retransmissions, %v repeats ignored", got, ignored)
+	if got < 5 || got > 15 {
+		t.Fatalf("%v retransmissions for 20 NACKs of 5 packets; want 5..15", got)
+	}
+	if ignored < 85 {
+		t.Fatalf("only %v repeated NACKs ignored", ignored)
 	}
 }

@@ -99,6 +99,11 @@ func New(cfg Config) (*SFU, error) {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// A packet recovered by NACK arrives one or more round trips late: at
+	// video rates that can be well over pion's default 64-packet SRTP replay
+	// window, which would then discard it. RFC 3711 §3.3.2 lets the window
+	// be larger than 64.
+	se.SetSRTPReplayProtectionWindow(srtpReplayWindow)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}
@@ -209,6 +214,9 @@ func (s *SFU) emit(e Event) {
 		s.cfg.OnEvent(e)
 	}
 }
+
+// srtpReplayWindow is the SRTP replay window in packets.
+const srtpReplayWindow = 1024
 
 // Header extension URIs the SFU negotiates.
 const (

@@ -68,6 +68,9 @@ func NewAPI(cfg Config) (*webrtc.API, error) {
 	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Like the SFU: NACK-recovered packets may arrive more than pion's
+	// default 64 packets late.
+	se.SetSRTPReplayProtectionWindow(1024)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	} else {
