@@ -82,7 +82,12 @@
 //     cache per incoming stream, shared by all subscribers: each down track
 //     keeps only a small map from its sequence numbers to cache entries.
 //     Retransmissions reuse the original sequence number (no RTX stream).
-//     Towards publishers the SFU generates NACKs itself (pion's generator).
+//     A packet is resent to one subscriber at most once per 40 ms however
+//     often it is NACKed, which bounds NACK storms. Towards publishers the
+//     SFU generates NACKs itself (pion's generator). Because recovered
+//     packets arrive late, the SFU's SRTP replay window is 1024 packets
+//     (pion's default of 64 silently dropped them); receivers need a
+//     window as large for recovery to work at video rates.
 //   - PLI and FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1) from subscribers, and
 //     the SFU's own needs (a new or reconnected subscriber, a layer switch),
 //     are merged into at most one PLI per incoming stream per
