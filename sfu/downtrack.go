@@ -140,13 +140,16 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		d.twccID = 0
 	}
 	d.hdr = rtp.Header{Version: 2, SSRC: d.ssrc, PayloadType: d.pt}
-	d.rtxOut = rtp.Header{Version: 2, SSRC: d.ssrc, PayloadType: d.pt}
 	d.bound = true
 	d.started = false
 	d.current = -1
+	target, ssrc, pt := d.target, d.ssrc, d.pt
 	d.mu.Unlock()
+	d.rtxMu.Lock()
+	d.rtxOut = rtp.Header{Version: 2, SSRC: ssrc, PayloadType: pt}
+	d.rtxMu.Unlock()
 	d.t.addDown(d)
-	d.t.requestKeyFrame(d.target)
+	d.t.requestKeyFrame(target)
 	return codec, nil
 }
 
@@ -345,7 +348,7 @@ func (d *downTrack) retransmit(outSeq uint16) {
 	d.mu.Lock()
 	slot := &d.seqMap[int(outSeq)&(len(d.seqMap)-1)]
 	e := *slot
-	bound, w := d.bound, d.writer
+	bound, w, twccID := d.bound, d.writer, d.twccID
 	repeat := e.valid && e.outSeq == outSeq && now-e.rtxAt < int64(nackRepeatInterval)
 	if !repeat && e.valid && e.outSeq == outSeq {
 		slot.rtxAt = now
@@ -382,10 +385,10 @@ func (d *downTrack) retransmit(outSeq uint16) {
 	o.SequenceNumber = outSeq
 	o.Timestamp = d.rtxIn.Timestamp - e.tsOff
 	o.Extension, o.Extensions = false, d.rtxExts[:0]
-	if d.twccID != 0 {
+	if twccID != 0 {
 		seq := uint16(d.p.twccSeq.Add(1))
 		binary.BigEndian.PutUint16(d.rtxTWCC[:], seq)
-		_ = o.SetExtension(d.twccID, d.rtxTWCC[:])
+		_ = o.SetExtension(twccID, d.rtxTWCC[:])
 		d.p.bwe.OnSent(seq, len(payload)+o.MarshalSize(), d.p.room.sfu.cfg.Now().UnixNano())
 	}
 	if _, err := w.WriteRTP(o, payload); err != nil {

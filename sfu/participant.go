@@ -486,8 +486,15 @@ func (p *Participant) subscribe(t *publishedTrack) {
 		p.mu.Unlock()
 		return
 	}
+	p.mu.Lock()
 	d.sender = sender
-	go d.rtcpLoop(sender)
+	removed := p.downs[t] != d // unsubscribed while AddTrack ran
+	p.mu.Unlock()
+	if removed {
+		_ = p.sub.RemoveTrack(sender)
+	} else {
+		go d.rtcpLoop(sender)
+	}
 	p.requestNegotiation()
 }
 
@@ -497,15 +504,19 @@ func (p *Participant) unsubscribe(t *publishedTrack) {
 	d := p.downs[t]
 	delete(p.downs, t)
 	closed := p.closed
+	var sender *webrtc.RTPSender
+	if d != nil {
+		sender = d.sender // nil while subscribe is in AddTrack; it then removes the track itself
+	}
 	p.mu.Unlock()
 	if d == nil {
 		return
 	}
 	t.removeDown(d)
-	if closed || d.sender == nil {
+	if closed || sender == nil {
 		return
 	}
-	if err := p.sub.RemoveTrack(d.sender); err != nil {
+	if err := p.sub.RemoveTrack(sender); err != nil {
 		p.room.sfu.cfg.Logger.Debug("sfu: remove track", "participant", p.id, "err", err)
 	}
 	p.requestNegotiation()
