@@ -170,6 +170,15 @@ func (d *downTrack) restart() {
 	d.mu.Unlock()
 }
 
+// reselect re-chooses the layer with the subscriber's current wish and
+// estimate (after a layer appeared).
+func (d *downTrack) reselect() {
+	d.p.mu.Lock()
+	want := d.p.wantLayer
+	d.p.mu.Unlock()
+	d.selectLayer(want, d.p.targetBitrate())
+}
+
 func (d *downTrack) wantedLayer() Layer {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -454,6 +454,10 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	if !exists {
 		t.updateForwarding()
 		p.room.published(t)
+	} else {
+		for _, d := range *t.downs.Load() {
+			d.reselect() // a new simulcast layer may suit a subscriber better
+		}
 	}
 	t.forwardLoop(l) // returns when the track ends
 	if !exists {
