@@ -62,7 +62,9 @@ func ParseGoVersion(buildInfo []byte) string {
 }
 
 // Build compiles the artefact from the module rooted at repo into dir.
-func Build(ctx context.Context, repo, dir string) error {
+// extraEnv ("KEY=value") is added to the go command's environment, e.g. a
+// fresh GOCACHE to rebuild everything from scratch.
+func Build(ctx context.Context, repo, dir string, extraEnv ...string) error {
 	version, err := GoVersion(ctx)
 	if err != nil {
 		return err
@@ -71,6 +73,7 @@ func Build(ctx context.Context, repo, dir string) error {
 		"GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=", "GOWASM=",
 		"GOTOOLCHAIN=local", "GOEXPERIMENT=",
 	}
+	env = append(env, extraEnv...)
 	args := append([]string{"build"}, Flags...)
 	args = append(args, "-o", filepath.Join(dir, WasmFile), Package)
 	if _, err := run(ctx, repo, env, "go", args...); err != nil {
