@@ -143,13 +143,14 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.bound = true
 	d.started = false
 	d.current = -1
-	target, ssrc, pt := d.target, d.ssrc, d.pt
+	ssrc, pt := d.ssrc, d.pt
 	d.mu.Unlock()
 	d.rtxMu.Lock()
 	d.rtxOut = rtp.Header{Version: 2, SSRC: ssrc, PayloadType: pt}
 	d.rtxMu.Unlock()
 	d.t.addDown(d)
-	d.t.requestKeyFrame(target)
+	d.reselect() // layers may have appeared since subscribe
+	d.t.requestKeyFrame(d.wantedLayer())
 	return codec, nil
 }
 
