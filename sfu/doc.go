@@ -140,29 +140,30 @@
 //	go test -run '^$' -bench Forward -benchtime=15000x ./sfu/
 //	go run ./cmd/sfuload -pubs 1,4 -subs 10,50,100 -seconds 10
 //
-// On the 2-core development VM, shared with other work (load average 6–7,
-// so single runs vary by ±15%), at 1 publisher × 50 subscribers:
+// On the 2-core development VM, shared with other work (load average 2–7,
+// so single runs vary by ±15%), with sfuload -repeat (modes interleaved):
 //
-//	                          SFU            bare pion loop
-//	CPU per delivered packet  17.9–22.7 µs   20.2–29.2 µs   (sfuload -repeat 3:
-//	                                                         median ratios 0.72
-//	                                                         and 0.84 in two
-//	                                                         sessions; single
-//	                                                         runs 0.68–0.97)
-//	allocations per packet    0.5–0.6        5.7–5.9
-//	heap per subscriber       131–140 KiB    270–325 KiB
-//	fan-out latency           p50 0.45–0.85 ms, p99 3.9–20 ms (read → last subscriber)
-//	end-to-end latency        p50 2.2–3.8 ms, p99 6–60 ms   p50 2.0–6.2, p99 6–700 ms
+//	1 publisher × 50 subscribers  SFU              bare pion loop
+//	CPU per delivered packet      19.6–22.7 µs     23.4–31.1 µs
+//	  median ratio per session    0.71, 0.72, 0.84
+//	allocations per packet        0.5–0.6          5.7–5.9
+//	heap per subscriber           131–147 KiB      270–325 KiB
+//	fan-out latency               p50 0.45–0.85 ms, p99 3.9–5 ms (loaded: up to 28 ms)
+//	end-to-end latency            p50 2.2–3.8 ms   p50 2.0–3.4 ms
+//	                              p99 6–10 ms      p99 6–16 ms
+//
+//	1 publisher × 10 subscribers  33 µs/packet against 47 µs (ratio 0.70);
+//	                              fan-out p99 0.73 ms, end-to-end p99 1.7–2.0 ms
+//	                              against 2.3–2.4 ms.
 //
 // The SFU's remaining allocations are pion's receive side and periodic
 // ICE/RTCP work; the forwarding path allocates nothing. At 4 × 50 (17.6k
 // delivered packets/s) the SFU used 14.5 µs per packet — 69k delivered
-// packets per CPU-second — against 18.4 µs (0.79×). At 1 × 10 (900
-// packets/s) per-connection timers dominate and the ratio varies from 0.75
-// to 1.0. Most of the remaining cost is the kernel's per-datagram work
+// packets per CPU-second — against 18.4 µs (0.79×). Most of the remaining cost is the kernel's per-datagram work
 // (about 7 µs on this VM's loopback, the same for both). The 2 ms p99 latency
-// target was not met here: p99 is set by the two busy cores' scheduling
-// (a descheduled goroutine waits a time slice), not by the forwarding path.
+// target was met at 10 subscribers but not at 50: there p99 is set by the
+// two busy cores' scheduling (the 50 receiving peers share them; a
+// descheduled thread waits a time slice), not by the forwarding path.
 //
 // # Threat model
 //
