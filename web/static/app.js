@@ -1,6 +1,10 @@
 // The demo page's UI on top of the browser SDK (tresor/meeting.js). All the
 // security lives in the SDK and the wasm module; this file only draws.
 import { Meeting } from "./tresor/meeting.js";
+import { compileTresor } from "./tresor/wasm.js";
+
+// Start downloading and compiling tresor.wasm while the person types.
+compileTresor().catch(() => { /* reported again when joining */ });
 
 const $ = (id) => document.getElementById(id);
 const show = (id) => {

@@ -13,6 +13,7 @@ let compiling = null;
 export function compileTresor() {
   if (!compiling) {
     compiling = WebAssembly.compileStreaming(fetch(new URL("../tresor.wasm", import.meta.url)));
+    compiling.catch(() => { compiling = null; }); // let a later call retry
   }
   return compiling;
 }
