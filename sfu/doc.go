@@ -19,6 +19,8 @@
 //	_ = p.SetMuted(trackID, true)
 //	p.RequestLayer(sfu.LayerLow)                              // simulcast layer wish, all tracks
 //	_ = p.RequestTrackLayer(speakerID, trackID, sfu.LayerHigh) // or per track
+//	_ = p.Unsubscribe(otherID, trackID)                        // stop receiving a track (Subscribe resumes;
+//	                                                           // WithAutoSubscribe(false) at Join: receive only what is subscribed)
 //	_ = p.Close()                                             // leave
 //
 // Events (track published/unpublished, active speakers) arrive through

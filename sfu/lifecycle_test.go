@@ -155,3 +155,66 @@ func TestStopTrackAndLeaveRenegotiate(t *testing.T) {
 		}
 	}
 }
+
+// TestExplicitSubscribe: a participant joined without auto-subscription
+// receives only what it subscribes to, and Unsubscribe renegotiates the
+// track away.
+func TestExplicitSubscribe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := newSFU(t, sfu.Config{})
+	api := newAPI(t, peertest.Config{})
+	counts := newTrackCounter()
+	ended := make(chan string, 4)
+	viewer, err := peertest.JoinSFU(ctx, s, api, "r", "viewer", func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		counts.onTrack(tr, r)
+		ended <- tr.ID()
+	}, sfu.WithAutoSubscribe(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(viewer.Close)
+	pub := join(t, ctx, s, api, "r", "pub", nil)
+	a, err := pub.AddVideo("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pub.AddVideo("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	wga := pump(t, a, 0, 1, 300, 20*time.Millisecond, stop)
+	wgb := pump(t, b, 0, 1, 300, 20*time.Millisecond, stop)
+	defer func() { close(stop); wga.Wait(); wgb.Wait() }()
+
+	eventually(t, 5*time.Second, "tracks published", func() bool { return metric(t, s, "published_tracks") == 2 })
+	time.Sleep(200 * time.Millisecond)
+	if n, _ := counts.get("pub/a"); n != 0 {
+		t.Fatal("received a track without subscribing")
+	}
+	if err := viewer.Part.Subscribe("pub", "a"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "subscribed track", func() bool { n, _ := counts.get("pub/a"); return n > 5 })
+	if n, _ := counts.get("pub/b"); n != 0 {
+		t.Fatal("received a track it did not subscribe to")
+	}
+	if err := viewer.Part.Unsubscribe("pub", "a"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ended:
+		if id != "a" {
+			t.Fatalf("track %q ended, want a", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("unsubscribed track did not end")
+	}
+	if err := viewer.Part.Subscribe("pub", "nope"); !errors.Is(err, sfu.ErrUnknownTrack) {
+		t.Fatalf("Subscribe to an unknown track: %v", err)
+	}
+}

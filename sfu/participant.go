@@ -35,20 +35,21 @@ type Participant struct {
 	twccSeq  atomic.Uint32 // transport-wide sequence on the subscribe connection
 	subReady atomic.Bool   // subscribe connection connected (DTLS-SRTP keys ready)
 
-	mu          sync.Mutex
-	canPublish  Sources
-	noAutoSub   bool
-	sources     map[string]Source // declared source per track ID
-	muted       map[string]bool
-	published   map[string]*publishedTrack
-	downs       map[*publishedTrack]*downTrack
-	pending     map[Role][]webrtc.ICECandidateInit
-	wantLayer   Layer
-	negDirty    bool
-	offered     bool // the first subscribe offer was made
-	closed      bool
-	negKick     chan struct{}
-	negLoopDone chan struct{}
+	mu           sync.Mutex
+	canPublish   Sources
+	noAutoSub    bool
+	sources      map[string]Source // declared source per track ID
+	muted        map[string]bool
+	published    map[string]*publishedTrack
+	downs        map[*publishedTrack]*downTrack
+	pending      map[Role][]webrtc.ICECandidateInit
+	wantLayer    Layer
+	negDirty     bool
+	offered      bool                     // the first subscribe offer was made
+	unsubscribed map[*publishedTrack]bool // tracks the participant asked not to receive
+	closed       bool
+	negKick      chan struct{}
+	negLoopDone  chan struct{}
 }
 
 func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participant, error) {
@@ -470,10 +471,47 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}
 }
 
-// subscribe adds a down track for t to the subscribe connection.
-func (p *Participant) subscribe(t *publishedTrack) {
+// Subscribe starts sending publisher pubID's track trackID to the
+// participant (renegotiating its subscribe connection). Participants
+// receive every track by default; this is for those who joined with
+// WithAutoSubscribe(false), or to resume after Unsubscribe.
+func (p *Participant) Subscribe(pubID, trackID string) error {
+	t := p.room.findTrack(pubID, trackID)
+	if t == nil || t.owner == p {
+		return fmt.Errorf("%w: %s/%s", ErrUnknownTrack, pubID, trackID)
+	}
+	p.subscribeTrack(t, true)
+	return nil
+}
+
+// Unsubscribe stops sending publisher pubID's track trackID to the
+// participant and renegotiates it away.
+func (p *Participant) Unsubscribe(pubID, trackID string) error {
+	t := p.room.findTrack(pubID, trackID)
+	if t == nil {
+		return fmt.Errorf("%w: %s/%s", ErrUnknownTrack, pubID, trackID)
+	}
 	p.mu.Lock()
-	if p.closed || p.noAutoSub || p.downs[t] != nil {
+	if p.unsubscribed == nil {
+		p.unsubscribed = map[*publishedTrack]bool{}
+	}
+	p.unsubscribed[t] = true
+	p.mu.Unlock()
+	p.unsubscribe(t)
+	return nil
+}
+
+// subscribe adds a down track for t automatically (room publish/join).
+func (p *Participant) subscribe(t *publishedTrack) { p.subscribeTrack(t, false) }
+
+// subscribeTrack adds a down track for t to the subscribe connection;
+// explicit requests override WithAutoSubscribe(false) and Unsubscribe.
+func (p *Participant) subscribeTrack(t *publishedTrack, explicit bool) {
+	p.mu.Lock()
+	if explicit {
+		delete(p.unsubscribed, t)
+	}
+	if p.closed || (!explicit && (p.noAutoSub || p.unsubscribed[t])) || p.downs[t] != nil {
 		p.mu.Unlock()
 		return
 	}

@@ -140,6 +140,17 @@ func (r *Room) othersLocked(p *Participant) []*Participant {
 	return out
 }
 
+func (r *Room) findTrack(pubID, trackID string) *publishedTrack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tracks {
+		if t.owner.id == pubID && t.id == trackID {
+			return t
+		}
+	}
+	return nil
+}
+
 func (r *Room) snapshotTracks() []*publishedTrack {
 	r.mu.Lock()
 	defer r.mu.Unlock()
