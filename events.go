@@ -98,12 +98,14 @@ type MismatchKind int
 
 // Kinds of [Mismatch].
 const (
-	// MismatchRoster: the server's list of group members differs from the
-	// MLS roster for longer than the grace window (the server announces
-	// someone who is not in the group, or hides someone who is).
+	// MismatchRoster: at the same epoch, the server's list of group
+	// members differs from the MLS roster for longer than the grace window
+	// (the server announces someone who is not in the group, or hides
+	// someone who is).
 	MismatchRoster MismatchKind = iota + 1
-	// MismatchEpoch: the server says the group is at an epoch this client
-	// has no Commit for (a Commit was hidden from it).
+	// MismatchEpoch: the server says the group is at a later epoch than
+	// this client's for longer than the grace window (a Commit was hidden
+	// from it).
 	MismatchEpoch
 	// MismatchKeys: a member's frames carry keys this client does not
 	// have for longer than the grace window: one of the two was left
@@ -136,8 +138,10 @@ type Mismatch struct {
 	ServerEpoch, Epoch uint64
 }
 
-// Closed: the meeting ended for this client; Err says why (nil after
-// Meeting.Close or Leave). No event follows.
+// Closed: the meeting ended for this client; Err says why: nil after
+// Meeting.Close or Leave, an error matching [ErrRemoved], [ErrDenied] or
+// [ErrEnded] when a host ended it, otherwise the connection's error. No
+// event follows.
 type Closed struct{ Err error }
 
 func (*Admitted) isEvent()          {}

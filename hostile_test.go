@@ -734,6 +734,7 @@ func TestRemovedAndJoinerCannotDecrypt(t *testing.T) {
 	if _, _, err := carol.m.SecurityCode(); err == nil {
 		t.Error("carol still has a security code after her removal")
 	}
+	eventually(t, 5*time.Second, "carol's meeting ends", func() bool { return errors.Is(carol.m.Err(), ErrRemoved) })
 	t.Logf("epochs: %d before dave, %d with dave, %d after carol's removal; %d old and %d new frames checked", before, joined, removed, len(oldFrames), len(newFrames))
 }
 

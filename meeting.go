@@ -22,6 +22,12 @@ var (
 	ErrNotMember = errors.New("tresor: not a member of the group")
 	// ErrNotAdmitted: the client is in the waiting room.
 	ErrNotAdmitted = errors.New("tresor: waiting to be admitted")
+	// ErrRemoved, ErrDenied and ErrEnded say why the server ended the
+	// meeting for this client (Meeting.Err, Closed.Err): a host removed
+	// it, turned it away from the waiting room, or ended the meeting.
+	ErrRemoved = errors.New("tresor: removed from the meeting")
+	ErrDenied  = errors.New("tresor: denied entry")
+	ErrEnded   = errors.New("tresor: the meeting ended")
 	// ErrClosed: the meeting handle is closed.
 	ErrClosed = errors.New("tresor: meeting closed")
 )
@@ -91,6 +97,7 @@ type Meeting struct {
 	rekeyTimer   *time.Timer
 	recording    signaling.Recording
 	recSeen      bool
+	endReason    error
 	expiries     []*time.Timer
 
 	mu      sync.Mutex // guards the fields below
@@ -344,6 +351,9 @@ func (m *Meeting) run() {
 		case ev, ok := <-sigEvents:
 			if !ok {
 				err := m.sig.Err()
+				if m.endReason != nil {
+					err = fmt.Errorf("%w (%w)", m.endReason, err)
+				}
 				if m.ctx.Err() != nil || m.leaving.Load() {
 					err = nil
 				}
@@ -359,8 +369,12 @@ func (m *Meeting) run() {
 			f()
 		case <-m.rekeyTimer.C:
 			if m.g != nil && m.g.Active() {
-				if err := m.commit(nil, nil, nil); err != nil && !errors.Is(err, signaling.ErrConflict) {
-					m.log.Warn("tresor: periodic update failed", "err", err)
+				if err := m.commit(nil, nil, nil); err != nil {
+					if !errors.Is(err, signaling.ErrConflict) {
+						m.log.Warn("tresor: periodic update failed", "err", err)
+					}
+					// A winning Commit resets the timer; otherwise retry.
+					m.rekeyTimer.Reset(m.opts.rekey)
 				}
 			}
 		case now := <-check.C:
@@ -438,9 +452,12 @@ func (m *Meeting) handle(ev signaling.Event) {
 		if ev.Err != nil {
 			m.log.Info("tresor: server error", "code", ev.Err.Code)
 		}
-	default:
-		// Removed, Denied and Ended close the connection; the closing of
-		// the event channel reports them through Closed.
+	case signaling.Removed:
+		m.endReason = fmt.Errorf("%w by %s", ErrRemoved, ev.By)
+	case signaling.Denied:
+		m.endReason = ErrDenied
+	case signaling.Ended:
+		m.endReason = fmt.Errorf("%w (by %s)", ErrEnded, ev.By)
 	}
 }
 
@@ -718,7 +735,12 @@ func (m *Meeting) checkSync() {
 	slices.Sort(diff)
 	diff = slices.Compact(diff)
 	epoch := m.g.Epoch()
-	if len(diff) == 0 {
+	// The server updates its roster and epoch when it accepts a Commit,
+	// the members when they process it: compare rosters only at the same
+	// epoch, and report an epoch difference only when the server is ahead
+	// (a Commit this client never got), each only if it outlasts the grace
+	// window.
+	if len(diff) == 0 || m.server.Epoch != epoch {
 		m.rosterSince, m.rosterSent = time.Time{}, false
 	} else if m.rosterSince.IsZero() {
 		m.rosterSince = now
@@ -727,13 +749,13 @@ func (m *Meeting) checkSync() {
 		m.log.Warn("tresor: server roster differs from the MLS roster", "participants", diff)
 		m.events.push(&Mismatch{Kind: MismatchRoster, Participants: diff, ServerEpoch: m.server.Epoch, Epoch: epoch})
 	}
-	if m.server.Epoch == epoch {
+	if m.server.Epoch <= epoch {
 		m.epochSince, m.epochSent = time.Time{}, false
 	} else if m.epochSince.IsZero() {
 		m.epochSince = now
 	} else if !m.epochSent && now.Sub(m.epochSince) >= m.opts.grace {
 		m.epochSent = true
-		m.log.Warn("tresor: server epoch differs from the group's", "server_epoch", m.server.Epoch, "epoch", epoch)
+		m.log.Warn("tresor: server epoch ahead of the group's", "server_epoch", m.server.Epoch, "epoch", epoch)
 		m.events.push(&Mismatch{Kind: MismatchEpoch, ServerEpoch: m.server.Epoch, Epoch: epoch})
 	}
 }
