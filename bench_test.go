@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -179,4 +181,67 @@ func BenchmarkJoinToFirstFrame(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "join-ms")
+}
+
+// BenchmarkReceiveFrame measures the client's per-frame receive path for a
+// 160-byte Opus frame: KID lookup, SFrame decryption with the sender's keys,
+// audio level and delivery to the track's buffer.
+func BenchmarkReceiveFrame(b *testing.B) {
+	b.ReportAllocs()
+	alice, err := keys.NewIdentity(nil, "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := keys.NewGroup(alice, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tx, err := newKeyRing(e2ee.Config{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rx, err := newKeyRing(e2ee.Config{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range []*keyRing{tx, rx} {
+		ek, err := g.SFrameKeys()
+		if err != nil {
+			b.Fatal(err)
+		}
+		// rx installs alice's key as a remote participant's.
+		names := map[uint32]string{}
+		if r == rx {
+			names[ek.Own.Leaf] = "alice"
+			ek.Own.Leaf = ^uint32(0)
+		}
+		if err := r.install(ek, names); err != nil {
+			b.Fatal(err)
+		}
+	}
+	o := defaultOptions()
+	m := &Meeting{opts: o, keys: rx, speakers: newSpeakers()}
+	t := &RemoteTrack{m: m, participant: "alice", codec: e2ee.CodecOpus, frames: make(chan Frame, 1), done: make(chan struct{})}
+	peer, err := rx.peer("alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame := make([]byte, 160)
+	frame[0] = 0x78
+	enc := make([][]byte, b.N)
+	for i := range enc {
+		if enc[i], err = tx.sender.EncryptFrame(nil, e2ee.CodecOpus, frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(frame)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.process(peer, &media.Sample{Data: enc[i]})
+		<-t.frames
+	}
+	b.StopTimer()
+	if st := t.Stats(); st.Decrypted != uint64(b.N) {
+		b.Fatalf("decrypted %d of %d", st.Decrypted, b.N)
+	}
 }
