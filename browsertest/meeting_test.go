@@ -277,6 +277,9 @@ func TestMeetingInterop(t *testing.T) {
 	if api := eval[string](t, bea, "window.tresorApp.meeting.e2ee.api"); api != "streams" {
 		t.Errorf("Bea's transform API %q, want streams", api)
 	}
+	for _, tab := range tabs {
+		waitFor(t, tab, "the server's and the MLS rosters agreeing", `document.getElementById("roster-warning").hidden && document.getElementById("roster-joining").hidden`, 10*time.Second)
+	}
 	code3 := states[0].Code
 	t.Logf("three participants, epoch %v, security code %s (all equal)", states[0].Epoch, code3)
 	for _, s := range states {

@@ -227,11 +227,27 @@ setInterval(async () => {
   for (const t of tiles.values()) t.classList.toggle("speaking", best !== null && t.dataset.participant === best);
 }, 500);
 
-// The roster comes from the MLS group, not from the server's list.
+// The roster comes from the MLS group, not from the server's list. The
+// server's list only explains differences: people it admitted who are not in
+// the group yet, and — a warning — members of the group it does not announce.
+let mlsMembers = [];
 function renderRoster(members) {
+  mlsMembers = members;
   const me = meeting.self && meeting.self.identity;
   $("roster").replaceChildren(...members.map((mb) => el("li", {},
     el("span", { className: "who", textContent: `${meeting.nameOf(mb.name)}${mb.name === me ? " (you)" : ""}`, title: mb.name }))));
+  compareRosters();
+}
+function compareRosters() {
+  if (!meeting || !meeting.state || !meeting.group || !meeting.group.active) return;
+  const inGroup = new Set(mlsMembers.map((m) => m.name));
+  const admitted = new Set((meeting.state.participants || []).map((p) => p.identity));
+  const joining = [...admitted].filter((id) => !inGroup.has(id));
+  const unknown = [...inGroup].filter((id) => !admitted.has(id));
+  $("roster-joining").hidden = joining.length === 0;
+  $("roster-joining").textContent = "Joining the encrypted group: " + joining.map((id) => meeting.nameOf(id)).join(", ");
+  $("roster-warning").hidden = unknown.length === 0;
+  $("roster-warning").textContent = "In the encrypted group but not announced by the server: " + unknown.join(", ");
 }
 
 function addChat(from, text) {
@@ -259,6 +275,7 @@ function render() {
   if (!m || !m.state) return;
   const st = m.state;
   const me = m.self;
+  compareRosters();
   $("toggle-screen").disabled = !(me && me.permissions && me.permissions.screen) && !screenTrack;
   $("toggle-screen").title = $("toggle-screen").disabled ? "The host has not allowed you to share your screen" : "";
   const rec = st.recording || {};
