@@ -126,7 +126,12 @@ func Join(id *Identity, kp *KeyPackage, welcome []byte, cfg *Config) (*Group, er
 	if err != nil {
 		return nil, classify("join", err)
 	}
+	// The leaf key now belongs to the group, so a later kp.Erase must not
+	// reach it; the init key has done its one job (RFC 9420 §16.8: a
+	// KeyPackage's init key is deleted once used).
 	kp.used = true
+	kp.secrets.Leaf = nil
+	kp.secrets.Erase()
 	return &Group{id: id, cfg: c, st: st}, nil
 }
 

@@ -452,3 +452,41 @@ func TestChatOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyPackageEraseAfterJoin checks that erasing a used KeyPackage does not
+// reach the leaf key the Group took over: the joiner still processes the
+// next Commit, whose UpdatePath is encrypted to that key.
+func TestKeyPackageEraseAfterJoin(t *testing.T) {
+	alice := &member{id: newIdentity(t, "alice")}
+	var err error
+	if alice.g, err = NewGroup(alice.id, nil); err != nil {
+		t.Fatal(err)
+	}
+	bob := &member{id: newIdentity(t, "bob")}
+	kp := keyPackage(t, bob.id)
+	c, err := alice.g.CreateCommit([][]byte{kp.Bytes()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if bob.g, err = Join(bob.id, kp, c.Welcome, nil); err != nil {
+		t.Fatal(err)
+	}
+	kp.Erase()
+	if _, err := kp.secrets.Init.Bytes(); err == nil {
+		t.Error("the init key survives Join")
+	}
+	// An empty Commit (the periodic update) from alice: bob must decrypt
+	// its UpdatePath with his leaf key.
+	c, err = alice.g.CreateCommit(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	mustProcess(t, bob.g, c.Message)
+	agree(t, alice, bob)
+}

@@ -59,7 +59,9 @@ func NewKeyPackage(id *Identity, cfg *Config) (*KeyPackage, error) {
 // delivery service. It holds no secret.
 func (k *KeyPackage) Bytes() []byte { return bytes.Clone(k.msg) }
 
-// Erase drops the KeyPackage's private keys; it can no longer join.
+// Erase drops the KeyPackage's private keys; it can no longer join. After a
+// successful [Join] the leaf key belongs to the Group and Erase leaves it
+// alone (the init key was already erased by Join).
 func (k *KeyPackage) Erase() { k.secrets.Erase() }
 
 // String describes the KeyPackage without its keys.
