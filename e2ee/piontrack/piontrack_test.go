@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -20,8 +21,9 @@ import (
 )
 
 // loopbackAPI returns a pion API that gathers only UDP4 candidates on
-// 127.0.0.1, without mDNS.
-func loopbackAPI(t *testing.T) *webrtc.API {
+// 127.0.0.1, without mDNS, with only the given interceptors (so no NACK
+// retransmissions).
+func loopbackAPI(t *testing.T, interceptors ...interceptor.Factory) *webrtc.API {
 	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -32,7 +34,11 @@ func loopbackAPI(t *testing.T) *webrtc.API {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m))
+	ir := &interceptor.Registry{}
+	for _, f := range interceptors {
+		ir.Add(f)
+	}
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))
 }
 
 // vp8TestFrame is frame number i of the test's VP8-shaped stream: every 10th
@@ -97,40 +103,12 @@ var streams = []stream{
 	{webrtc.MimeTypeOpus, "audio", e2ee.CodecOpus, opusTestFrame, 20 * time.Millisecond},
 }
 
-// call connects a sending and a receiving PeerConnection on loopback; the
-// sender publishes one VP8 and one Opus track wrapped in LocalTrack and
-// writes frames until ctx ends. It returns the receiver's remote tracks.
-func call(t *testing.T, ctx context.Context, snd *e2ee.Sender) map[string]*webrtc.TrackRemote {
+// connect negotiates pcA (offerer, sender) with pcB on loopback and waits
+// until they are connected. pcB's remote tracks arrive on the returned
+// channel.
+func connect(t *testing.T, ctx context.Context, pcA, pcB *webrtc.PeerConnection) <-chan *webrtc.TrackRemote {
 	t.Helper()
-	api := loopbackAPI(t)
-	pcA, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pcA.Close() })
-	pcB, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pcB.Close() })
-
-	var locals []*LocalTrack
-	for _, s := range streams {
-		raw, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: s.mime}, s.kind, "tresor")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lt, err := NewLocalTrack(raw, snd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pcA.AddTrack(lt); err != nil {
-			t.Fatal(err)
-		}
-		locals = append(locals, lt)
-	}
-
-	remotes := make(chan *webrtc.TrackRemote, 2)
+	remotes := make(chan *webrtc.TrackRemote, 4)
 	pcB.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { remotes <- tr })
 	connected := make(chan struct{})
 	var once sync.Once
@@ -169,6 +147,44 @@ func call(t *testing.T, ctx context.Context, snd *e2ee.Sender) map[string]*webrt
 	case <-ctx.Done():
 		t.Fatal("PeerConnections did not connect")
 	}
+
+	return remotes
+}
+
+// call connects a sending and a receiving PeerConnection on loopback; the
+// sender publishes one VP8 and one Opus track wrapped in LocalTrack and
+// writes frames until ctx ends. It returns the receiver's remote tracks.
+func call(t *testing.T, ctx context.Context, snd *e2ee.Sender) map[string]*webrtc.TrackRemote {
+	t.Helper()
+	api := loopbackAPI(t)
+	pcA, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pcA.Close() })
+	pcB, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pcB.Close() })
+
+	var locals []*LocalTrack
+	for _, s := range streams {
+		raw, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: s.mime}, s.kind, "tresor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lt, err := NewLocalTrack(raw, snd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pcA.AddTrack(lt); err != nil {
+			t.Fatal(err)
+		}
+		locals = append(locals, lt)
+	}
+
+	remotes := connect(t, ctx, pcA, pcB)
 
 	// Write frames at a steady pace until the test is done.
 	var wg sync.WaitGroup
