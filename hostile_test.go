@@ -57,14 +57,23 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 }
 
 // clientLogs is what a test learns from inside one client: every SFrame
-// base key it installed, its DTLS master secrets, and the encrypted frames
-// it received.
+// base key it installed, the secrets of every epoch it entered, its DTLS
+// master secrets, and the encrypted frames it received.
 type clientLogs struct {
 	dtls *hostile.KeyLog
 
 	mu     sync.Mutex
 	sframe []loggedKey
+	epochs []loggedSecret
 	raw    []rawFrame
+}
+
+// loggedSecret is one secret of the MLS key schedule (RFC 9420 §8) as
+// keys.Group.TestingOnlyEpochSecrets names it.
+type loggedSecret struct {
+	epoch  uint64
+	name   string
+	secret []byte
 }
 
 type loggedKey struct {
@@ -84,6 +93,12 @@ func (l *clientLogs) keys() []loggedKey {
 	return append([]loggedKey(nil), l.sframe...)
 }
 
+func (l *clientLogs) secrets() []loggedSecret {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]loggedSecret(nil), l.epochs...)
+}
+
 func (l *clientLogs) frames() []rawFrame {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -98,6 +113,16 @@ func (h *hostileEnv) joinLogged(id string, role signaling.Role, opts ...Option) 
 		o.keyLog = func(epoch uint64, k keys.SFrameKey) {
 			l.mu.Lock()
 			l.sframe = append(l.sframe, loggedKey{epoch, keys.SFrameKey{Leaf: k.Leaf, KID: k.KID, BaseKey: bytes.Clone(k.BaseKey)}})
+			l.mu.Unlock()
+		}
+		// Called on the goroutine that owns the group, each time the
+		// client enters an epoch.
+		o.epochLog = func(g *keys.Group) {
+			epoch := g.Epoch()
+			l.mu.Lock()
+			for name, s := range g.TestingOnlyEpochSecrets() {
+				l.epochs = append(l.epochs, loggedSecret{epoch, name, s})
+			}
 			l.mu.Unlock()
 		}
 		o.rawFrame = func(from string, c e2ee.Codec, data []byte) {
@@ -151,9 +176,11 @@ func waitEpochFrames(t testing.TB, d time.Duration, epoch uint64, cs []*client, 
 
 // TestHostileServerSeesOnlyCiphertext: three clients, two epochs, and the
 // server's whole view recorded. Every client decrypts every other client's
-// frames byte for byte; no SFrame base key of any epoch, no identity's
-// private key, no security code and no plaintext appears in any WebSocket
-// message or UDP datagram (nor a key in the clients' logs), nor in the RTP payloads
+// frames byte for byte; no SFrame base key or key-schedule secret
+// (exporter, sender data, confirmation, membership, resumption, external,
+// epoch authenticator) of any epoch, no identity's private key, no security
+// code and no plaintext appears in any WebSocket message or UDP datagram
+// (nor a key or secret in the clients' logs), nor in the RTP payloads
 // once the hop-by-hop SRTP is removed with the SFU's own keys; every RTP
 // payload between one client and the SFU reassembles into SFrame
 // ciphertext that only the group's keys open; and no key the server holds
@@ -217,6 +244,7 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 	for _, m := range h.proxy.Messages() {
 		hay = append(hay, hostile.Binaries(m.Data)...)
 	}
+	wsHay := hay[:len(hay):len(hay)] // the WebSocket messages and their decoded strings
 	dgs := h.tap.Datagrams()
 	for _, d := range dgs {
 		hay = append(hay, d.Data)
@@ -242,6 +270,37 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 	if secrets < 3*3*2 {
 		t.Fatalf("only %d SFrame keys logged", secrets)
 	}
+	// Nor any secret of the key schedule of any epoch a client went through
+	// (exporter, sender data, confirmation, membership, resumption,
+	// external, epoch authenticator, the SFrame exporter output), raw in
+	// any message or datagram, or hex-encoded in a WebSocket message.
+	epochSecrets := 0
+	for i, l := range ls {
+		seen := map[uint64]int{}
+		for _, s := range l.secrets() {
+			if len(s.secret) < 16 {
+				t.Fatalf("%s: %s of epoch %d has only %d bytes", cs[i].id, s.name, s.epoch, len(s.secret))
+			}
+			seen[s.epoch]++
+			epochSecrets++
+			for _, b := range hay {
+				if bytes.Contains(b, s.secret) {
+					t.Fatalf("%s of epoch %d (from %s) found in server traffic", s.name, s.epoch, cs[i].id)
+				}
+			}
+			hx := []byte(hex.EncodeToString(s.secret))
+			for _, b := range wsHay {
+				if bytes.Contains(b, hx) {
+					t.Fatalf("%s of epoch %d (from %s) found hex-encoded in a WebSocket message", s.name, s.epoch, cs[i].id)
+				}
+			}
+		}
+		// Every client went through both epochs of the test, each with
+		// the eight secrets the hook returns.
+		if seen[epoch] < 8 || seen[epoch2] < 8 {
+			t.Fatalf("%s: %d secrets of epoch %d and %d of epoch %d logged", cs[i].id, seen[epoch], epoch, seen[epoch2], epoch2)
+		}
+	}
 	// Nor any identity's private signing key.
 	for _, seed := range seeds {
 		for _, b := range hay {
@@ -260,6 +319,13 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 			for _, enc := range [][]byte{k.key.BaseKey, []byte(hex.EncodeToString(k.key.BaseKey)), []byte(base64.StdEncoding.EncodeToString(k.key.BaseKey))} {
 				if bytes.Contains(logText, enc) {
 					t.Fatal("an SFrame key appears in a client's log")
+				}
+			}
+		}
+		for _, s := range l.secrets() {
+			for _, enc := range [][]byte{s.secret, []byte(hex.EncodeToString(s.secret)), []byte(base64.StdEncoding.EncodeToString(s.secret))} {
+				if bytes.Contains(logText, enc) {
+					t.Fatalf("%s of epoch %d appears in a client's log", s.name, s.epoch)
 				}
 			}
 		}
@@ -308,8 +374,8 @@ func TestHostileServerSeesOnlyCiphertext(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("checked %d keys against %d server messages/datagrams; %d RTP payloads decrypted from SRTP, %d SFrame frames reassembled and opened with group keys",
-		secrets, len(hay)-len(wire.payloads), len(wire.payloads), len(wire.frames))
+	t.Logf("checked %d SFrame keys and %d epoch secrets against %d server messages/datagrams; %d RTP payloads decrypted from SRTP, %d SFrame frames reassembled and opened with group keys",
+		secrets, epochSecrets, len(hay)-len(wire.payloads), len(wire.payloads), len(wire.frames))
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.

@@ -642,6 +642,9 @@ func (m *Meeting) newEpoch() {
 	if err == nil {
 		err = m.keys.install(ek, names)
 	}
+	if g, ok := m.g.(*keys.Group); ok && m.opts.epochLog != nil {
+		m.opts.epochLog(g)
+	}
 	if err != nil {
 		m.log.Error("tresor: installing epoch keys", "epoch", epoch, "err", err)
 	}

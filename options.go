@@ -48,6 +48,12 @@ type options struct {
 	// the client installs, so that the hostile-server suite can look for it
 	// in what the server saw.
 	keyLog func(epoch uint64, k keys.SFrameKey)
+	// epochLog, set only by this package's tests, is called on the goroutine
+	// that owns the group each time the client enters an epoch, so that the
+	// hostile-server suite can collect the epoch's secrets
+	// (keys.Group.TestingOnlyEpochSecrets) and look for them in what the
+	// server saw.
+	epochLog func(g *keys.Group)
 	// rawFrame, set only by this package's tests, sees every encrypted
 	// frame of a remote track before decryption.
 	rawFrame func(participant string, c e2ee.Codec, data []byte)
