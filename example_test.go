@@ -80,12 +80,17 @@ func ExampleJoin() {
 			}
 		}
 	}()
+	// Ada's events: her view of the same epoch (she may apply her own
+	// Commit a moment after Bob applies the Welcome).
+	adaCodes := make(chan string, 4)
 	go func() {
-		for range ada.Events() {
+		for ev := range ada.Events() {
+			if ev, ok := ev.(*tresor.EpochChanged); ok && len(ev.Members) == 2 {
+				adaCodes <- ev.SecurityCode
+			}
 		}
 	}()
-	bobCode := <-codes
-	_, adaCode, _ := ada.SecurityCode()
+	bobCode, adaCode := <-codes, <-adaCodes
 	fmt.Println("same security code:", adaCode == bobCode)
 
 	cam, err := ada.Publish(ctx, signaling.SourceCamera)
