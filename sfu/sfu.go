@@ -72,6 +72,9 @@ func New(cfg Config) (*SFU, error) {
 		if u, ok := conn.(*net.UDPConn); ok && !cfg.DisableWriteBatching {
 			s.batch = udpbatch.New(u)
 			conn = s.batch
+			if err := s.batch.EnableRxTimestamps(); err != nil {
+				cfg.Logger.Debug("sfu: receive timestamps at read time", "err", err)
+			}
 		}
 	}
 	s.conn = conn

@@ -282,6 +282,13 @@ func (t *publishedTrack) forwardLoop(l *upLayer) {
 			m.packetsOut.Add(float64(sent))
 			m.bytesOut.Add(float64(sent * len(pk.payload)))
 			m.forward.Observe(s.cfg.Now().Sub(pk.arrival).Seconds())
+			if s.batch != nil {
+				// Receive times are the kernel's wall clock, so this uses
+				// time.Now rather than the injectable Config.Now.
+				if rx, ok := s.batch.RxTime(l.ssrc, hdr.SequenceNumber); ok {
+					m.residence.Observe(float64(time.Now().UnixNano()-rx) / 1e9)
+				}
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +13,12 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/sfu/internal/peertest"
+	"github.com/tresor-dev/tresor/sfu/internal/udpbatch"
 )
 
 // Mode selects the server under test.
@@ -70,10 +73,19 @@ type Result struct {
 	P50Ms, P99Ms, MeanMs float64 // publisher → subscriber, through the server
 	MemPerSubscriber     float64 // bytes of live heap per subscriber
 	Corrupt              int64
-	// FanoutP50Ms and FanoutP99Ms (ModeSFU only) are the SFU's own
-	// forwarding latency, from reading a packet to handing it to the last
-	// subscriber (from its forward_latency_seconds histogram, interpolated
-	// within buckets).
+	// AddedP50Ms, AddedP99Ms and AddedWithin2Ms are the latency the server
+	// adds (its residence time): from the kernel's receipt of a publisher's
+	// datagram on the server's UDP socket (SO_TIMESTAMPNS) to the return of
+	// the system call that sends the last subscriber's copy (the SFU's
+	// sendmmsg; the bare loop's last write, i.e. TrackLocalStaticRTP.Write
+	// returning). On loopback a datagram is in the receiver's socket buffer
+	// when that call returns. Quantiles are interpolated within histogram
+	// buckets; AddedWithin2Ms is the exact fraction at or below 2 ms (a
+	// bucket bound).
+	AddedP50Ms, AddedP99Ms, AddedWithin2Ms float64
+	// FanoutP50Ms and FanoutP99Ms (ModeSFU only) are the forwarding loop's
+	// share of that: from TrackRemote.Read returning the decrypted packet to
+	// the last subscriber's send (forward_latency_seconds).
 	FanoutP50Ms, FanoutP99Ms float64
 }
 
@@ -82,6 +94,7 @@ func (r Result) String() string {
 		"allocs=%.3f/pkt (%.0f B/pkt) e2e latency p50=%.2fms p99=%.2fms mem/sub=%.1fKiB",
 		r.Mode, r.Publishers, r.Subscribers, r.PPS, r.Delivered, r.Expected, r.DeliveredPerSec, r.CPUMicrosPerPacket,
 		r.DeliveredPerCPUSec, r.AllocsPerPacket, r.BytesAllocPerPacket, r.P50Ms, r.P99Ms, r.MemPerSubscriber/1024)
+	s += fmt.Sprintf(" added p50=%.3fms p99=%.3fms (≤2ms: %.2f%%)", r.AddedP50Ms, r.AddedP99Ms, 100*r.AddedWithin2Ms)
 	if r.Mode == ModeSFU {
 		s += fmt.Sprintf(" fan-out p50=%.3fms p99=%.3fms", r.FanoutP50Ms, r.FanoutP99Ms)
 	}
@@ -95,6 +108,7 @@ type server interface {
 	candidate(id string, role int, c webrtc.ICECandidateInit) error
 	tracks() int
 	fanout() *dto.Histogram // nil if not measured
+	added() *dto.Histogram  // nil if not measured
 	close() error
 }
 
@@ -120,6 +134,22 @@ func histQuantile(h0, h1 *dto.Histogram, q float64) float64 {
 		prevBound, prevCount = b1[i].GetUpperBound(), c
 	}
 	return prevBound
+}
+
+// histFractionBelow is the fraction of observations between two snapshots
+// that were at most bound, which must be a bucket bound.
+func histFractionBelow(h0, h1 *dto.Histogram, bound float64) float64 {
+	total := float64(h1.GetSampleCount() - h0.GetSampleCount())
+	if total == 0 {
+		return 0
+	}
+	b0, b1 := h0.GetBucket(), h1.GetBucket()
+	for i := range b1 {
+		if b1[i].GetUpperBound() == bound {
+			return float64(b1[i].GetCumulativeCount()-b0[i].GetCumulativeCount()) / total
+		}
+	}
+	return 0
 }
 
 // Run performs one load run.
@@ -240,7 +270,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.MemPerSubscriber = float64(liveHeap()-heapBase) / float64(cfg.Subscribers)
 	}
 
-	hist0 := srv.fanout()
+	hist0, added0 := srv.fanout(), srv.added()
 	var ms0, ms1 runtime.MemStats
 	if cfg.OnMeasure != nil {
 		cfg.OnMeasure(true)
@@ -268,6 +298,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if h0, h1 := hist0, srv.fanout(); h0 != nil && h1 != nil {
 		res.FanoutP50Ms = 1000 * histQuantile(h0, h1, 0.50)
 		res.FanoutP99Ms = 1000 * histQuantile(h0, h1, 0.99)
+	}
+	if h0, h1 := added0, srv.added(); h0 != nil && h1 != nil {
+		res.AddedP50Ms = 1000 * histQuantile(h0, h1, 0.50)
+		res.AddedP99Ms = 1000 * histQuantile(h0, h1, 0.99)
+		res.AddedWithin2Ms = histFractionBelow(h0, h1, 2e-3)
 	}
 	res.Expected, res.Delivered, res.Seconds = st.Expected, st.Delivered, st.Seconds
 	res.P50Ms, res.P99Ms, res.MeanMs, res.Corrupt = st.P50Ms, st.P99Ms, st.MeanMs, st.Corrupt
@@ -455,6 +490,12 @@ func (srv *sfuServer) tracks() int {
 func (srv *sfuServer) close() error { return srv.s.Close() }
 
 func (srv *sfuServer) fanout() *dto.Histogram {
+	return srv.histogram("tresor_sfu_forward_latency_seconds")
+}
+
+func (srv *sfuServer) added() *dto.Histogram { return srv.histogram("tresor_sfu_residence_seconds") }
+
+func (srv *sfuServer) histogram(name string) *dto.Histogram {
 	g := srv.s.Gatherer()
 	if g == nil {
 		return nil
@@ -464,7 +505,7 @@ func (srv *sfuServer) fanout() *dto.Histogram {
 		return nil
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "tresor_sfu_forward_latency_seconds" && len(mf.GetMetric()) == 1 {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
 			return mf.GetMetric()[0].GetHistogram()
 		}
 	}
@@ -473,24 +514,40 @@ func (srv *sfuServer) fanout() *dto.Histogram {
 
 func (b *bareServer) fanout() *dto.Histogram { return nil }
 
+func (b *bareServer) added() *dto.Histogram {
+	var m dto.Metric
+	if err := b.residence.Write(&m); err != nil {
+		return nil
+	}
+	return m.GetHistogram()
+}
+
+// latencyBuckets are the SFU's (package sfu, metrics.go), so that both
+// servers' quantiles are interpolated alike.
+var latencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 750e-6, 1e-3, 1.25e-3, 1.5e-3, 1.75e-3, 2e-3,
+	2.5e-3, 3e-3, 4e-3, 5e-3, 7.5e-3, 10e-3, 20e-3, 50e-3, 100e-3}
+
 // bareServer is pion's broadcast example, one PeerConnection per peer,
 // sharing one UDP port like the SFU so that only the forwarding differs.
 type bareServer struct {
-	c    *conn
-	api  *webrtc.API
-	conn io.Closer
-	mu   sync.Mutex
-	pcs  map[string]*peertest.Peer
-	loc  []*webrtc.TrackLocalStaticRTP
-	wg   sync.WaitGroup
+	c         *conn
+	api       *webrtc.API
+	udp       *udpbatch.Conn
+	residence prometheus.Histogram
+	conn      io.Closer
+	mu        sync.Mutex
+	pcs       map[string]*peertest.Peer
+	loc       []*webrtc.TrackLocalStaticRTP
+	wg        sync.WaitGroup
 }
 
 func newBareServer(c *conn) (*bareServer, error) {
-	api, closer, err := bareAPI()
+	api, udp, closer, err := bareAPI()
 	if err != nil {
 		return nil, err
 	}
-	return &bareServer{c: c, api: api, conn: closer, pcs: map[string]*peertest.Peer{}}, nil
+	return &bareServer{c: c, api: api, udp: udp, conn: closer, pcs: map[string]*peertest.Peer{},
+		residence: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "residence_seconds", Buckets: latencyBuckets})}, nil
 }
 
 func (b *bareServer) join(id string, pub bool) error {
@@ -520,6 +577,7 @@ func (b *bareServer) join(id string, pub bool) error {
 			// Ask for a key frame (the broadcast example sends PLI on a timer).
 			_ = p.PC.WriteRTCP(pliFor(remote))
 			buf := make([]byte, 1500)
+			ssrc := uint32(remote.SSRC())
 			for {
 				n, _, err := remote.Read(buf)
 				if err != nil {
@@ -527,6 +585,11 @@ func (b *bareServer) join(id string, pub bool) error {
 				}
 				if _, err := local.Write(buf[:n]); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 					return
+				}
+				if n >= 4 {
+					if rx, ok := b.udp.RxTime(ssrc, binary.BigEndian.Uint16(buf[2:4])); ok {
+						b.residence.Observe(float64(time.Now().UnixNano()-rx) / 1e9)
+					}
 				}
 			}
 		})

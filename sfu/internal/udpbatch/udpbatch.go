@@ -7,6 +7,12 @@
 // of 50. Every End flushes whatever is queued, so a datagram waits at most
 // for the fan-out section during which it was written; outside of sections
 // writes go straight to the socket.
+//
+// With EnableRxTimestamps the Conn also remembers when each RTP datagram it
+// read was received (the kernel's SO_TIMESTAMPNS time on Linux), keyed by
+// SSRC and sequence number, so that the SFU can measure its residence time:
+// from the datagram's arrival on the socket to the sendmmsg(2) that sends
+// the last copy (RxTime).
 package udpbatch
 
 import (
@@ -14,6 +20,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -29,6 +36,13 @@ const maxDatagram = 1500
 type Conn struct {
 	*net.UDPConn
 	pc *ipv4.PacketConn
+
+	noBatch bool // NewUnbatched: writes always go straight out
+
+	rx     atomic.Pointer[rxTable] // nil until EnableRxTimestamps
+	kernel bool                    // SO_TIMESTAMPNS is on
+	readMu sync.Mutex              // guards oob (pion reads from one goroutine)
+	oob    []byte
 
 	mu    sync.Mutex
 	depth int
@@ -54,9 +68,46 @@ func New(c *net.UDPConn) *Conn {
 	return b
 }
 
+// NewUnbatched wraps c without write batching (Begin and End do nothing),
+// for receive timestamps alone.
+func NewUnbatched(c *net.UDPConn) *Conn {
+	return &Conn{UDPConn: c, noBatch: true}
+}
+
+// EnableRxTimestamps starts recording the receive time of RTP datagrams.
+// The time is the kernel's (SO_TIMESTAMPNS, socket(7)) where available:
+// it includes the time a datagram waited in the socket buffer for the
+// reader. Elsewhere it is the time the read returned, and the error says
+// why; recording is on in both cases. Call it before the first read.
+func (c *Conn) EnableRxTimestamps() error {
+	err := enableKernelStamps(c.UDPConn)
+	c.readMu.Lock()
+	c.kernel = err == nil
+	if c.kernel {
+		c.oob = make([]byte, oobSize)
+	}
+	c.readMu.Unlock()
+	c.rx.Store(new(rxTable))
+	return err
+}
+
+// RxTime returns when the RTP (or SRTP) datagram with this SSRC and
+// sequence number was received, in unix nanoseconds (wall clock), if it is
+// still remembered (the most recent few thousand are).
+func (c *Conn) RxTime(ssrc uint32, seq uint16) (int64, bool) {
+	t := c.rx.Load()
+	if t == nil {
+		return 0, false
+	}
+	return t.get(ssrc, seq)
+}
+
 // Begin starts a section in which writes are queued. Sections may overlap
 // (one per forwarding goroutine).
 func (c *Conn) Begin() {
+	if c.noBatch {
+		return
+	}
 	c.mu.Lock()
 	c.depth++
 	c.mu.Unlock()
@@ -64,6 +115,9 @@ func (c *Conn) Begin() {
 
 // End ends a section and sends everything queued.
 func (c *Conn) End() {
+	if c.noBatch {
+		return
+	}
 	c.mu.Lock()
 	c.depth--
 	c.flushLocked()
@@ -72,12 +126,48 @@ func (c *Conn) End() {
 
 // ReadFromAddrPort reads one datagram (pion/ice AddrPortReaderWriter).
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.UDPConn.ReadFromUDPAddrPort(b)
+	t := c.rx.Load()
+	if t == nil {
+		return c.UDPConn.ReadFromUDPAddrPort(b)
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	n, oobn, _, ap, err := c.UDPConn.ReadMsgUDPAddrPort(b, c.oob)
+	if err != nil {
+		return n, ap, err
+	}
+	if ssrc, seq, ok := rtpIDs(b[:n]); ok {
+		at, ok := int64(0), false
+		if c.kernel {
+			at, ok = kernelStamp(c.oob[:oobn])
+		}
+		if !ok {
+			at = time.Now().UnixNano()
+		}
+		t.put(ssrc, seq, at)
+	}
+	return n, ap, nil
+}
+
+// ReadFrom reads one datagram (net.PacketConn), recording its receive time
+// like ReadFromAddrPort.
+func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if c.rx.Load() == nil {
+		return c.UDPConn.ReadFrom(b)
+	}
+	n, ap, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(ap), nil
 }
 
 // WriteToAddrPort writes one datagram, queued when inside a section (pion/ice
 // AddrPortReaderWriter). b is copied; the caller may reuse it at once.
 func (c *Conn) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
+	if c.noBatch {
+		return c.UDPConn.WriteToUDPAddrPort(b, ap)
+	}
 	c.mu.Lock()
 	if c.depth == 0 || len(b) > maxDatagram {
 		c.mu.Unlock()

@@ -104,3 +104,46 @@ func BenchmarkDirectWrite(b *testing.B) {
 		}
 	}
 }
+
+func TestRxTimestamps(t *testing.T) {
+	c := New(listen(t))
+	if err := c.EnableRxTimestamps(); err != nil {
+		t.Logf("no kernel timestamps: %v", err) // still recorded at read time
+	}
+	src := listen(t)
+	to := c.LocalAddr().(*net.UDPAddr)
+	rtp := []byte{0x80, 96, 0x12, 0x34, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 0xaa}
+	rtcp := []byte{0x80, 201, 0x12, 0x35, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef}
+	before := time.Now().UnixNano()
+	for _, p := range [][]byte{rtp, rtcp, {0, 1, 2}} {
+		if _, err := src.WriteToUDP(p, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 64)
+	for range 3 {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, _, err := c.ReadFromAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := time.Now().UnixNano()
+	at, ok := c.RxTime(0xdeadbeef, 0x1234)
+	if !ok || at < before || at > after {
+		t.Fatalf("RxTime = %d, %v; want within [%d, %d]", at, ok, before, after)
+	}
+	if _, ok := c.RxTime(0xdeadbeef, 0x1235); ok {
+		t.Fatal("RTCP datagram recorded as RTP")
+	}
+	if _, ok := c.RxTime(0xdeadbeef, 0x1236); ok {
+		t.Fatal("unknown packet has a receive time")
+	}
+}
+
+func TestKernelStampMalformed(t *testing.T) {
+	for _, oob := range [][]byte{nil, {1, 2, 3}, make([]byte, 64), {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 0, 0, 0, 0x23, 0, 0, 0}} {
+		if _, ok := kernelStamp(oob); ok {
+			t.Fatalf("kernelStamp(%x) found a time", oob)
+		}
+	}
+}
