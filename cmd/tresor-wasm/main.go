@@ -7,9 +7,10 @@
 // second implementation of the cryptography.
 //
 // The artefact is web/static/tresor.wasm, rebuilt reproducibly with
-// `go generate ./web` (see web/internal/wasmbuild). The JavaScript side is
-// web/static/tresor/wasm.js (main thread: MLS) and web/static/worker.js
-// (the encoded-transform worker: SFrame).
+// `go generate ./web` (see web/internal/wasmbuild). It runs in
+// web/static/worker.js, the browser client's worker, which holds the MLS
+// group (web/static/tresor/group.js) and seals and opens every media frame,
+// so no key reaches the page.
 //
 // # JavaScript API
 //

@@ -1,10 +1,13 @@
-// Tresor's encoded-transform worker: every outgoing media frame is sealed
-// and every incoming frame is opened here, with SFrame (RFC 9605) from the
-// audited Go e2ee package compiled to WebAssembly (tresor.wasm). A frame that
-// cannot be sealed is dropped rather than sent in the clear; a frame that
-// fails authentication is dropped rather than decoded.
+// Tresor's media and key worker. It runs tresor.wasm (the audited Go keys and
+// e2ee packages compiled to WebAssembly) and holds every secret of the
+// meeting: the MLS group (RFC 9420) that makes the keys, and the SFrame
+// (RFC 9605) sender and receiver that seal every outgoing media frame and open
+// every incoming one. Neither MLS secrets nor media keys ever reach the page:
+// the page relays opaque signaling messages in and out. A frame that cannot
+// be sealed is dropped rather than sent in the clear; a frame that fails
+// authentication is dropped rather than decoded.
 //
-// It serves both browser APIs for encoded transforms:
+// It is a module worker and serves both browser APIs for encoded transforms:
 //   - RTCRtpScriptTransform (WebRTC Encoded Transform): the page constructs
 //     `new RTCRtpScriptTransform(worker, options)` and this worker gets an
 //     `rtctransform` event;
@@ -16,15 +19,24 @@
 // Messages from the page:
 //   {type: "init", module?: WebAssembly.Module} first
 //   {type: "keys", own: {kid, key} | null, members: [{kid, key}], remove: [kid]}
+//       (media keys from elsewhere: used only without the in-worker group)
 //   {type: "streams", dir, kind, label, readable, writable}
 //   {type: "stats", id}
+//   {type: "group-start", id, self, options}   run the MLS group (tresor/group.js) here
+//   {type: "group-call", id, method, args}     sendChat(text) | rekey() | close()
+//   {type: "sig-event", msg}                   a signaling event for the group
+//   {type: "sig-answer", id, answer | error}   the answer to a sig-request
 // Messages to the page:
 //   {type: "ready", version} once the module is loaded (negotiate only after it)
 //   {type: "error", message}
 //   {type: "stats", id, sender, receiver, tracks}
-"use strict";
+//   {type: "group-event", event, detail}       epoch {epoch, code, members}, chat, left-group, error
+//   {type: "group-result", id, error?}
+//   {type: "sig-request", id, request, fields} a signaling request the group makes
 
-importScripts("wasm_exec.js");
+import "./wasm_exec.js";
+import { Group } from "./tresor/group.js";
+import { SignalingError } from "./tresor/signaling.js";
 
 let api = null;      // globalThis.tresor once the module runs
 let sender = null;   // one SFrame sender for all our tracks: one CTR space per KID
@@ -39,8 +51,14 @@ let ready;
 let init;
 const initMessage = new Promise((resolve) => { init = resolve; });
 
+// testingOnlyCorruptReceiveKeys (from init) replaces every receive key with
+// random bytes, so that a test can check that a participant with wrong keys
+// decodes nothing. It can only make decryption fail.
+let testingOnlyCorruptReceiveKeys = false;
+
 ready = (async () => {
-  const { module } = await initMessage;
+  const { module, testingOnlyCorruptReceiveKeys: corrupt } = await initMessage;
+  testingOnlyCorruptReceiveKeys = corrupt === true;
   const go = new Go();
   let instance;
   if (module instanceof WebAssembly.Module) {
@@ -146,6 +164,7 @@ async function setKeys(msg) {
   await ready;
   for (const kid of msg.remove || []) receiver.remove(kid);
   for (const m of msg.members || []) {
+    if (testingOnlyCorruptReceiveKeys) crypto.getRandomValues(m.key);
     const r = receiver.add(m.kid, m.key);
     if (r && r.error) self.postMessage({ type: "error", message: r.error });
     m.key.fill(0);
@@ -162,9 +181,74 @@ async function setKeys(msg) {
   }
 }
 
+// The MLS group runs here (tresor/group.js); its signaling goes through the
+// page, which only ever sees opaque MLS messages.
+class SignalingRelay extends EventTarget {
+  #next = 1;
+  #pending = new Map();
+  request(type, fields = {}) {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      self.postMessage({ type: "sig-request", id, request: type, fields });
+    });
+  }
+  answer(m) {
+    const p = this.#pending.get(m.id);
+    if (!p) return;
+    this.#pending.delete(m.id);
+    if (m.error) p.reject(new SignalingError(m.error.code, m.error.message));
+    else p.resolve(m.answer);
+  }
+  deliver(msg) { this.dispatchEvent(new CustomEvent(msg.type, { detail: msg })); }
+}
+
+let group = null;
+let relay = null;
+
+async function groupStart(msg) {
+  await ready;
+  if (group) throw new Error("the group already runs");
+  relay = new SignalingRelay();
+  group = new Group(api, relay, { setKeys }, String(msg.self), msg.options || {});
+  for (const t of ["epoch", "chat", "left-group", "error"]) {
+    group.addEventListener(t, (e) => self.postMessage({ type: "group-event", event: t, detail: e.detail || {} }));
+  }
+  await group.start();
+}
+
+async function groupCall(msg) {
+  if (!group) throw new Error("no group");
+  switch (msg.method) {
+    case "sendChat": return group.sendChat(String(msg.args[0]));
+    case "rekey": return group.rekey();
+    case "close": group.close(); group = null; return undefined;
+  }
+  throw new Error("unknown method");
+}
+
+function reply(id, promise) {
+  promise.then(
+    () => self.postMessage({ type: "group-result", id }),
+    (e) => self.postMessage({ type: "group-result", id, error: { code: e.code, message: e.message } }),
+  );
+}
+
 self.onmessage = async (event) => {
   const msg = event.data || {};
   switch (msg.type) {
+    case "group-start":
+      reply(msg.id, groupStart(msg));
+      break;
+    case "group-call":
+      reply(msg.id, groupCall(msg));
+      break;
+    case "sig-event":
+      if (relay) relay.deliver(msg.msg);
+      break;
+    case "sig-answer":
+      if (relay) relay.answer(msg);
+      break;
     case "init":
       init(msg);
       break;

@@ -1,7 +1,7 @@
-// Media end-to-end encryption for a page: starts the encoded-transform
-// worker (../worker.js), which runs SFrame from the Go e2ee package compiled
-// to WebAssembly, and attaches it to RTCRtpSenders and RTCRtpReceivers with
-// whichever API the browser has:
+// Media end-to-end encryption for a page: starts the worker (../worker.js),
+// which runs tresor.wasm — SFrame from the Go e2ee package and, through
+// mls.js, the MLS group from the Go keys package — and attaches it to
+// RTCRtpSenders and RTCRtpReceivers with whichever API the browser has:
 //   - RTCRtpScriptTransform (WebRTC Encoded Transform; Safari, Firefox,
 //     recent Chromium), preferred;
 //   - createEncodedStreams() (Chromium), which needs every RTCPeerConnection
@@ -16,15 +16,18 @@ export function detectTransformAPI() {
   return null;
 }
 
-export class E2EEWorker {
+export class E2EEWorker extends EventTarget {
   /**
    * start creates the worker and resolves once it has loaded the wasm module.
    * Negotiate media only after that: frames that reach the worker earlier
    * would wait, and a video decoder that misses frames needs a key frame.
    * @param {{api?: "script"|"streams", workerURL?: string|URL,
-   *          module?: WebAssembly.Module|Promise<WebAssembly.Module>}} [opts]
+   *          module?: WebAssembly.Module|Promise<WebAssembly.Module>,
+   *          testingOnlyCorruptReceiveKeys?: boolean}} [opts]
    * module is the compiled tresor.wasm to instantiate in the worker (see
    * compileTresor in wasm.js); without it the worker fetches the file.
+   * testingOnlyCorruptReceiveKeys makes the worker replace every receive key
+   * with random bytes (for tests of what a wrong key does).
    */
   static async start(opts = {}) {
     const api = opts.api || detectTransformAPI();
@@ -32,7 +35,7 @@ export class E2EEWorker {
       throw new Error("tresor: this browser cannot transform encoded media, so it cannot join an end-to-end encrypted meeting");
     }
     const url = opts.workerURL || new URL("../worker.js", import.meta.url);
-    const worker = new Worker(url, { name: "tresor-e2ee" });
+    const worker = new Worker(url, { type: "module", name: "tresor-e2ee" });
     const w = new E2EEWorker(worker, api);
     let module;
     try {
@@ -40,7 +43,7 @@ export class E2EEWorker {
     } catch {
       module = undefined; // the worker fetches it itself
     }
-    worker.postMessage({ type: "init", module });
+    worker.postMessage({ type: "init", module, testingOnlyCorruptReceiveKeys: opts.testingOnlyCorruptReceiveKeys === true });
     await w.#ready;
     return w;
   }
@@ -51,6 +54,7 @@ export class E2EEWorker {
   #nextId = 1;
 
   constructor(worker, api) {
+    super();
     this.#worker = worker;
     /** The encoded-transform API in use: "script" or "streams". */
     this.api = api;
@@ -65,6 +69,9 @@ export class E2EEWorker {
         } else if (m.type === "error") {
           this.errors.push(m.message);
           reject(new Error(m.message));
+        } else if (m.type === "sig-request" || m.type === "group-event" || m.type === "group-result") {
+          // The MLS group in the worker (see mls.js).
+          this.dispatchEvent(new CustomEvent("group", { detail: m }));
         } else if (m.id !== undefined && this.#pending.has(m.id)) {
           this.#pending.get(m.id)(m);
           this.#pending.delete(m.id);
@@ -114,6 +121,9 @@ export class E2EEWorker {
     for (const m of members) transfer.push(m.key.buffer);
     return this.#request({ type: "keys", own, members, remove }, transfer);
   }
+
+  /** post sends a message to the worker (for mls.js). */
+  post(msg) { this.#worker.postMessage(msg); }
 
   /** Counters: {sender, receiver, tracks: {label: {dir, kind, frames, ok, dropped}}}. */
   stats() { return this.#request({ type: "stats" }); }

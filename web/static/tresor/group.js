@@ -1,4 +1,6 @@
-// The MLS side of a meeting (RFC 9420 via tresor.wasm): creates this
+// The MLS side of a meeting (RFC 9420 via tresor.wasm). It runs inside the
+// media worker (../worker.js; the page talks to it through mls.js), so its
+// secrets and the media keys never reach the page. It creates this
 // client's identity and KeyPackage, founds or joins the group, commits what
 // the delivery service asks for, processes others' Commits and chat, and on
 // every new epoch hands the SFrame keys (RFC 9605 §5.2) to the media worker.
@@ -25,7 +27,7 @@ export class Group extends EventTarget {
   #rekeyTimer = null;
 
   /**
-   * @param api the wasm API (loadTresor())
+   * @param api the wasm API (globalThis.tresor in the worker)
    * @param sig a Signaling client of an admitted participant
    * @param e2ee an E2EEWorker, or null for a client without media
    * @param selfIdentity the signaling identity (the credential name)
@@ -41,17 +43,33 @@ export class Group extends EventTarget {
     this.epoch = null;
     this.securityCode = "";
     this.members = [];
-    sig.addEventListener("group_create", () => this.#create());
-    sig.addEventListener("welcome", (e) => this.#welcome(e.detail));
-    sig.addEventListener("commit_request", (e) => this.#commitRequested(e.detail));
-    sig.addEventListener("commit", (e) => this.#commitReceived(e.detail));
-    sig.addEventListener("chat", (e) => this.#chat(e.detail));
+    sig.addEventListener("group_create", () => this.#serial(() => this.#create()));
+    sig.addEventListener("welcome", (e) => this.#serial(() => this.#welcome(e.detail)));
+    sig.addEventListener("commit_request", (e) => this.#serial(() => this.#commitRequested(e.detail)));
+    sig.addEventListener("commit", (e) => this.#serial(() => this.#commitReceived(e.detail)));
+    sig.addEventListener("chat", (e) => this.#serial(() => this.#chat(e.detail)));
+  }
+
+  // serial runs group operations one at a time, in arrival order, each to
+  // its end — including a Commit's round trip to the delivery service. Without
+  // it, a second commit_request arriving while a Commit is in flight would
+  // replace the pending Commit, and the server's "ok" for the first would
+  // merge the second: this member would leave the group's history. (The Go
+  // client gets the same order from its single owner goroutine.)
+  #queue = Promise.resolve();
+  #serial(f) {
+    const run = this.#queue.then(f);
+    this.#queue = run.catch(() => {});
+    return run;
   }
 
   /** start uploads a fresh KeyPackage: the delivery service then adds us. */
-  async start() {
+  start() {
+    // The KeyPackage exists before the upload, so a group_create or Welcome
+    // answering it finds it; the upload itself is not serialized (the answer
+    // may come after those events, which wait their turn).
     this.#kp = check(this.#api.newKeyPackage(this.#identity));
-    await this.#sig.request("key_package", { data: toBase64(check(this.#kp.bytes())) });
+    return this.#sig.request("key_package", { data: toBase64(check(this.#kp.bytes())) });
   }
 
   get active() { return this.#group !== null && check(this.#group.active()); }
@@ -60,14 +78,25 @@ export class Group extends EventTarget {
   get self() { return this.#group ? check(this.#group.self()) : null; }
 
   /** sendChat seals text for the current epoch and sends it. */
-  async sendChat(text) {
-    if (!this.active) throw new Error("tresor: not a member of the group yet");
-    const data = check(this.#group.seal(new TextEncoder().encode(text)));
-    await this.#sig.request("chat", { epoch: this.epoch, data: toBase64(data) });
+  sendChat(text) {
+    return this.#serial(async () => {
+      if (!this.active) throw new Error("tresor: not a member of the group yet");
+      const data = check(this.#group.seal(new TextEncoder().encode(text)));
+      await this.#sig.request("chat", { epoch: this.epoch, data: toBase64(data) });
+    });
   }
 
   /** rekey commits an empty Commit (a periodic update, RFC 9420 §12.4). */
-  async rekey() { return this.#commit([], [], []); }
+  rekey() {
+    return this.#serial(async () => {
+      if (!this.active) return;
+      try {
+        await this.#commit([], [], []);
+      } catch (e) {
+        if (!(e instanceof SignalingError && e.code === "conflict")) throw e;
+      }
+    });
+  }
 
   #fail(message) { this.dispatchEvent(new CustomEvent("error", { detail: { message } })); }
 

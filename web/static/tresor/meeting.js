@@ -14,15 +14,14 @@
 //   removed {by}   denied {}   ended {by}   closed {code, reason}   left-group {}   error {message}
 import { Signaling, SignalingError } from "./signaling.js";
 import { E2EEWorker } from "./e2ee.js";
-import { compileTresor, loadTresor } from "./wasm.js";
-import { Group } from "./group.js";
+import { compileTresor } from "./wasm.js";
+import { MLSGroup } from "./mls.js";
 import { Media } from "./media.js";
 
 export { SignalingError };
 
 export class Meeting extends EventTarget {
   #sig = null;
-  #api = null;
   #opts;
 
   /**
@@ -51,11 +50,7 @@ export class Meeting extends EventTarget {
    */
   async join() {
     const opts = this.#opts;
-    const [api, e2ee] = await Promise.all([
-      loadTresor(),
-      opts.e2eeWorker || E2EEWorker.start({ api: opts.transformAPI, module: compileTresor() }),
-    ]);
-    this.#api = api;
+    const e2ee = await (opts.e2eeWorker || E2EEWorker.start({ api: opts.transformAPI, module: compileTresor() }));
     this.e2ee = e2ee;
     const sig = await Signaling.connect(opts.signal);
     this.#sig = sig;
@@ -97,7 +92,7 @@ export class Meeting extends EventTarget {
     this.admitted = true;
     this.self = msg.self;
     this.state = msg.state;
-    this.group = new Group(this.#api, this.#sig, this.e2ee, this.self.identity);
+    this.group = new MLSGroup(this.e2ee, this.#sig, this.self.identity);
     for (const t of ["epoch", "chat", "left-group", "error"]) {
       this.group.addEventListener(t, (e) => this.#emit(t, e.detail));
     }

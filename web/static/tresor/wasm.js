@@ -1,14 +1,12 @@
-// Loads tresor.wasm (the Go keys and e2ee packages compiled to WebAssembly)
-// in the page, for the MLS group. The media keys it exports go to the
-// encoded-transform worker, which loads its own instance.
+// tresor.wasm (the Go keys and e2ee packages compiled to WebAssembly, see
+// cmd/tresor-wasm): the page compiles it once and hands the module to the
+// worker, which instantiates it and runs the MLS group and SFrame there.
 
-let loading = null;
 let compiling = null;
 
 /**
  * compileTresor resolves with the compiled tresor.wasm (a WebAssembly.Module),
- * fetched and compiled once per page; the page's instance and the media
- * worker's instance both come from it.
+ * fetched and compiled once per page, for E2EEWorker.start({module}).
  */
 export function compileTresor() {
   if (!compiling) {
@@ -16,31 +14,6 @@ export function compileTresor() {
     compiling.catch(() => { compiling = null; }); // let a later call retry
   }
   return compiling;
-}
-
-/** loadTresor resolves with globalThis.tresor (see cmd/tresor-wasm). */
-export function loadTresor() {
-  if (!loading) loading = load();
-  return loading;
-}
-
-async function load() {
-  if (typeof Go === "undefined") {
-    await new Promise((resolve, reject) => {
-      const s = document.createElement("script");
-      s.src = new URL("../wasm_exec.js", import.meta.url).href;
-      s.onload = resolve;
-      s.onerror = () => reject(new Error("tresor: cannot load wasm_exec.js"));
-      document.head.appendChild(s);
-    });
-  }
-  const go = new Go();
-  const instance = await WebAssembly.instantiate(await compileTresor(), go.importObject);
-  go.run(instance);
-  if (!globalThis.tresor || globalThis.tresor.version !== "tresor-wasm/1") {
-    throw new Error("tresor: tresor.wasm did not start");
-  }
-  return globalThis.tresor;
 }
 
 /** check turns a {error} result of the wasm API into a thrown Error. */
