@@ -48,7 +48,9 @@ func peerCommand() *exec.Cmd {
 // b.N/subs packets in real time. Reported: cpu-us/pkt (server process CPU
 // per delivered packet), added-p50-ms and added-p99-ms (the latency the
 // server adds: kernel receipt of the publisher's datagram on the server's
-// socket to the send of the last subscriber's copy), p99-ms and p50-ms
+// socket to the send of the last subscriber's copy), copy-p50-ms and
+// copy-p99-ms (every copy: its kernel receipt on the subscriber's socket
+// minus the publisher's send timestamp), p99-ms and p50-ms
 // (end to end, publisher to subscriber application, including both peers'
 // SRTP and scheduling of the peer process), allocs/pkt, delivered/s,
 // mem-KiB/sub.
@@ -102,6 +104,8 @@ func benchForward(b *testing.B, mode loadtest.Mode, subs int) {
 	b.ReportMetric(res.MemPerSubscriber/1024, "mem-KiB/sub")
 	b.ReportMetric(res.AddedP50Ms, "added-p50-ms")
 	b.ReportMetric(res.AddedP99Ms, "added-p99-ms")
+	b.ReportMetric(res.CopyP50Ms, "copy-p50-ms")
+	b.ReportMetric(res.CopyP99Ms, "copy-p99-ms")
 	if mode == loadtest.ModeSFU {
 		b.ReportMetric(res.FanoutP99Ms, "fanout-p99-ms")
 	}
@@ -144,7 +148,8 @@ func TestLoadHarness(t *testing.T) {
 		if res.Delivered != res.Expected || res.Expected != 60 || res.Corrupt != 0 {
 			t.Fatalf("%s: %v", mode, res)
 		}
-		if res.CPUMicrosPerPacket <= 0 || res.P99Ms <= 0 || res.AddedP99Ms <= 0 || res.AddedWithin2Ms <= 0 {
+		if res.CPUMicrosPerPacket <= 0 || res.P99Ms <= 0 || res.AddedP99Ms <= 0 || res.AddedWithin2Ms <= 0 ||
+			res.CopyP99Ms <= 0 || res.CopyN < res.Delivered*9/10 {
 			t.Fatalf("%s: no measurement: %v", mode, res)
 		}
 		t.Logf("%v", res)

@@ -16,6 +16,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,8 @@ func main() {
 		seconds     = flag.Float64("seconds", 10, "measured media duration per point")
 		noBatch     = flag.Bool("no-batch", false, "SFU: disable sendmmsg write batching")
 		repeat      = flag.Int("repeat", 1, "runs per point, modes interleaved; medians are reported")
+		procs       = flag.Int("procs", 0, "GOMAXPROCS of the server process (0: Go's default); the peer process keeps the default")
+		peerNice    = flag.Int("peer-nice", 0, "run the peer process at this nice(1) level, so that it competes less with the server for the CPUs (peers on other machines)")
 	)
 	flag.Parse()
 	if *peerProcess {
@@ -44,6 +47,9 @@ func main() {
 			log.Fatal(err)
 		}
 		return
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
 	}
 	modes := []loadtest.Mode{loadtest.ModeSFU, loadtest.ModeBarePion}
 	switch *mode {
@@ -72,6 +78,7 @@ func main() {
 	for _, np := range pubCounts {
 		for _, ns := range subCounts {
 			cpu := map[loadtest.Mode][]float64{}
+			p99 := map[loadtest.Mode][]float64{}
 			for range max(*repeat, 1) {
 				for _, m := range modes {
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -79,6 +86,9 @@ func main() {
 						Payload: *payload, FPS: *fps, Packets: packets, SFU: sfu.Config{DisableWriteBatching: *noBatch},
 						Command: func() *exec.Cmd {
 							cmd := exec.Command(exe, "-peer-process")
+							if *peerNice != 0 {
+								cmd = exec.Command("nice", "-n", strconv.Itoa(*peerNice), exe, "-peer-process")
+							}
 							cmd.Stderr = os.Stderr
 							return cmd
 						}})
@@ -88,7 +98,11 @@ func main() {
 					}
 					fmt.Println(res)
 					cpu[m] = append(cpu[m], res.CPUMicrosPerPacket)
+					p99[m] = append(p99[m], res.AddedP99Ms)
 				}
+			}
+			for _, m := range modes {
+				fmt.Printf("pubs=%d subs=%d %s median added latency p99 %.2fms\n", np, ns, m, median(p99[m]))
 			}
 			if len(modes) == 2 {
 				a, b := median(cpu[loadtest.ModeSFU]), median(cpu[loadtest.ModeBarePion])

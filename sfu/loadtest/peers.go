@@ -35,9 +35,11 @@ func PeersMain(r io.Reader, w io.Writer) error {
 }
 
 type peers struct {
-	c     *conn
-	setup Setup
-	api   *webrtc.API
+	c      *conn
+	setup  Setup
+	api    *webrtc.API
+	subAPI *webrtc.API // subscribers: sockets with receive timestamps
+	stamps *stampNet
 
 	mu   sync.Mutex
 	pcs  map[string]*peertest.Peer // by id (publishers' publish PCs, subscribers' subscribe PCs)
@@ -62,12 +64,20 @@ type subscriber struct {
 	got    map[string]map[uint64]struct{} // publisher stream ID → indexes seen in range
 	tracks map[string]bool
 	lat    []float64 // ms, measured phase
+	copy   []float64 // ms, measured phase: socket receipt - publisher send
 	bad    int64
 }
 
 func (ps *peers) run() error {
 	var err error
 	ps.api, err = peertest.NewAPI(peertest.Config{})
+	if err != nil {
+		return err
+	}
+	if ps.stamps, err = newStampNet(); err != nil {
+		return err
+	}
+	ps.subAPI, err = peertest.NewAPI(peertest.Config{Net: ps.stamps, Loopback: true})
 	if err != nil {
 		return err
 	}
@@ -150,7 +160,11 @@ func (ps *peers) pc(id string) *peertest.Peer {
 }
 
 func (ps *peers) newPeer(id string, role int) (*peertest.Peer, error) {
-	p, err := peertest.New(ps.api)
+	api := ps.api
+	if role == 2 {
+		api = ps.subAPI
+	}
+	p, err := peertest.New(api)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +253,7 @@ func (ps *peers) receive(s *subscriber, t *webrtc.TrackRemote) {
 	ps.mu.Unlock()
 	buf := make([]byte, 1500)
 	var h rtp.Header
+	ssrc := uint32(t.SSRC())
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -268,6 +283,9 @@ func (ps *peers) receive(s *subscriber, t *webrtc.TrackRemote) {
 		if _, dup := m[idx]; !dup {
 			m[idx] = struct{}{}
 			s.lat = append(s.lat, float64(now-sent)/1e6)
+			if at, ok := ps.stamps.tab.Get(ssrc, h.SequenceNumber); ok {
+				s.copy = append(s.copy, float64(at-sent)/1e6)
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -349,14 +367,17 @@ func (ps *peers) measure(n int) {
 	}
 	st := PeerStats{Sent: int64(n) * int64(len(pubs)), Expected: expected, Delivered: ps.delivered(subs),
 		Seconds: sentDone.Sub(start).Seconds()}
-	var lat []float64
+	var lat, cp []float64
 	for _, s := range subs {
 		s.mu.Lock()
 		lat = append(lat, s.lat...)
+		cp = append(cp, s.copy...)
 		st.Corrupt += s.bad
 		s.mu.Unlock()
 	}
 	st.P50Ms, st.P99Ms, st.MeanMs = percentiles(lat)
+	st.CopyP50Ms, st.CopyP99Ms, _ = percentiles(cp)
+	st.CopyN = int64(len(cp))
 	_ = ps.c.send(msg{Op: "stats", Stats: &st})
 }
 

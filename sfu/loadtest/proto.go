@@ -52,6 +52,11 @@ type PeerStats struct {
 	P99Ms     float64 `json:"p99ms"`
 	MeanMs    float64 `json:"meanms"`
 	Seconds   float64 `json:"seconds"`
+	// CopyP50Ms and CopyP99Ms: kernel receipt of each copy on the
+	// subscriber's socket minus the publisher's send time (CopyN samples).
+	CopyP50Ms float64 `json:"copyp50ms"`
+	CopyP99Ms float64 `json:"copyp99ms"`
+	CopyN     int64   `json:"copyn"`
 }
 
 // conn is one side of the JSON-lines link. Sends are queued and written by

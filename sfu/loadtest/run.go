@@ -83,6 +83,16 @@ type Result struct {
 	// buckets; AddedWithin2Ms is the exact fraction at or below 2 ms (a
 	// bucket bound).
 	AddedP50Ms, AddedP99Ms, AddedWithin2Ms float64
+	// CopyP50Ms and CopyP99Ms are the latency added to each delivered copy,
+	// measured in the peer process: the kernel's receipt of the copy on the
+	// subscriber's socket (SO_TIMESTAMPNS) minus the publisher's timestamp,
+	// taken just before its pion WriteRTP. This counts every copy (not only
+	// the last of a fan-out) and ends where the network path ends; it also
+	// includes the publisher's own send path (pion interceptors, SRTP, the
+	// sendto), which a direct path would have too, so it is an upper bound
+	// on what the server adds. CopyN is the number of samples.
+	CopyP50Ms, CopyP99Ms float64
+	CopyN                int64
 	// FanoutP50Ms and FanoutP99Ms (ModeSFU only) are the forwarding loop's
 	// share of that: from TrackRemote.Read returning the decrypted packet to
 	// the last subscriber's send (forward_latency_seconds).
@@ -94,7 +104,8 @@ func (r Result) String() string {
 		"allocs=%.3f/pkt (%.0f B/pkt) e2e latency p50=%.2fms p99=%.2fms mem/sub=%.1fKiB",
 		r.Mode, r.Publishers, r.Subscribers, r.PPS, r.Delivered, r.Expected, r.DeliveredPerSec, r.CPUMicrosPerPacket,
 		r.DeliveredPerCPUSec, r.AllocsPerPacket, r.BytesAllocPerPacket, r.P50Ms, r.P99Ms, r.MemPerSubscriber/1024)
-	s += fmt.Sprintf(" added p50=%.3fms p99=%.3fms (≤2ms: %.2f%%)", r.AddedP50Ms, r.AddedP99Ms, 100*r.AddedWithin2Ms)
+	s += fmt.Sprintf(" added p50=%.3fms p99=%.3fms (≤2ms: %.2f%%) per-copy p50=%.3fms p99=%.3fms (n=%d)",
+		r.AddedP50Ms, r.AddedP99Ms, 100*r.AddedWithin2Ms, r.CopyP50Ms, r.CopyP99Ms, r.CopyN)
 	if r.Mode == ModeSFU {
 		s += fmt.Sprintf(" fan-out p50=%.3fms p99=%.3fms", r.FanoutP50Ms, r.FanoutP99Ms)
 	}
@@ -306,6 +317,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.Expected, res.Delivered, res.Seconds = st.Expected, st.Delivered, st.Seconds
 	res.P50Ms, res.P99Ms, res.MeanMs, res.Corrupt = st.P50Ms, st.P99Ms, st.MeanMs, st.Corrupt
+	res.CopyP50Ms, res.CopyP99Ms, res.CopyN = st.CopyP50Ms, st.CopyP99Ms, st.CopyN
 	if st.Delivered > 0 {
 		d := float64(st.Delivered)
 		res.DeliveredPerSec = d / st.Seconds

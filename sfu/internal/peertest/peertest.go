@@ -26,6 +26,9 @@ type Config struct {
 	// Net, when set, is a vnet network the peer lives on; otherwise the peer
 	// uses the loopback interface only.
 	Net transport.Net
+	// Loopback keeps the peer on the loopback interface even with Net set
+	// (for a Net that wraps the operating system's network).
+	Loopback bool
 	// NoInterceptors disables pion's default interceptors (NACK, reports,
 	// TWCC). Load peers use it to keep their own CPU cost low.
 	NoInterceptors bool
@@ -73,7 +76,8 @@ func NewAPI(cfg Config) (*webrtc.API, error) {
 	se.SetSRTPReplayProtectionWindow(1024)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
-	} else {
+	}
+	if cfg.Net == nil || cfg.Loopback {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	}

@@ -8,10 +8,13 @@ import (
 	"unsafe"
 )
 
-// oobSize holds one SCM_TIMESTAMPNS control message.
-const oobSize = 64
+// OOBSize holds one SCM_TIMESTAMPNS control message.
+const OOBSize = 64
 
-func enableKernelStamps(c syscall.Conn) error {
+// EnableKernelStamps turns on SO_TIMESTAMPNS (socket(7)) on c: every
+// datagram read with its control messages then carries its kernel receive
+// time, which KernelStamp extracts.
+func EnableKernelStamps(c syscall.Conn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("udpbatch: %w", err)
@@ -28,9 +31,9 @@ func enableKernelStamps(c syscall.Conn) error {
 	return nil
 }
 
-// kernelStamp extracts the SCM_TIMESTAMPNS receive time (socket(7)) from
+// KernelStamp extracts the SCM_TIMESTAMPNS receive time (socket(7)) from
 // control messages, in unix nanoseconds.
-func kernelStamp(oob []byte) (int64, bool) {
+func KernelStamp(oob []byte) (int64, bool) {
 	hl := syscall.CmsgLen(0)
 	for len(oob) >= hl {
 		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))

@@ -7,10 +7,14 @@ import (
 	"syscall"
 )
 
-const oobSize = 0
+// OOBSize is the control-message buffer size for KernelStamp.
+const OOBSize = 0
 
-func enableKernelStamps(syscall.Conn) error {
+// EnableKernelStamps reports that kernel receive timestamps are not
+// supported here.
+func EnableKernelStamps(syscall.Conn) error {
 	return errors.New("udpbatch: kernel receive timestamps need Linux")
 }
 
-func kernelStamp([]byte) (int64, bool) { return 0, false }
+// KernelStamp finds no time here.
+func KernelStamp([]byte) (int64, bool) { return 0, false }

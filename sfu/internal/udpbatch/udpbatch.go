@@ -39,7 +39,7 @@ type Conn struct {
 
 	noBatch bool // NewUnbatched: writes always go straight out
 
-	rx     atomic.Pointer[rxTable] // nil until EnableRxTimestamps
+	rx     atomic.Pointer[RxTable] // nil until EnableRxTimestamps
 	kernel bool                    // SO_TIMESTAMPNS is on
 	readMu sync.Mutex              // guards oob (pion reads from one goroutine)
 	oob    []byte
@@ -80,14 +80,14 @@ func NewUnbatched(c *net.UDPConn) *Conn {
 // reader. Elsewhere it is the time the read returned, and the error says
 // why; recording is on in both cases. Call it before the first read.
 func (c *Conn) EnableRxTimestamps() error {
-	err := enableKernelStamps(c.UDPConn)
+	err := EnableKernelStamps(c.UDPConn)
 	c.readMu.Lock()
 	c.kernel = err == nil
 	if c.kernel {
-		c.oob = make([]byte, oobSize)
+		c.oob = make([]byte, OOBSize)
 	}
 	c.readMu.Unlock()
-	c.rx.Store(new(rxTable))
+	c.rx.Store(NewRxTable(rxSlots))
 	return err
 }
 
@@ -139,7 +139,7 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	if ssrc, seq, ok := rtpIDs(b[:n]); ok {
 		at, ok := int64(0), false
 		if c.kernel {
-			at, ok = kernelStamp(c.oob[:oobn])
+			at, ok = KernelStamp(c.oob[:oobn])
 		}
 		if !ok {
 			at = time.Now().UnixNano()

@@ -142,7 +142,7 @@ func TestRxTimestamps(t *testing.T) {
 
 func TestKernelStampMalformed(t *testing.T) {
 	for _, oob := range [][]byte{nil, {1, 2, 3}, make([]byte, 64), {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 0, 0, 0, 0x23, 0, 0, 0}} {
-		if _, ok := kernelStamp(oob); ok {
+		if _, ok := KernelStamp(oob); ok {
 			t.Fatalf("kernelStamp(%x) found a time", oob)
 		}
 	}
