@@ -134,4 +134,22 @@ func TestHostileServerKeyPackage(t *testing.T) {
 	if strings.Join(names, ",") != "web-1,alice" {
 		t.Fatalf("browser roster %v", names)
 	}
+	// Two members' keys of epoch 1, and the founder's of epoch 0 during the
+	// grace period.
+	if n := eval[int](t, ctx, "window.tresorApp.meeting.e2ee.stats().then((s) => s.receiveKeys)"); n < 2 || n > 3 {
+		t.Fatalf("the worker holds %d receive keys in a group of two", n)
+	}
+
+	// Alice removes the browser: it leaves the group and its worker erases
+	// the media keys at once.
+	rm, err := g.CreateCommit(nil, []uint32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	send <- map[string]any{"type": "commit", "participant": "alice", "epoch": 1, "data": rm.Message}
+	waitFor(t, ctx, "the browser out of the group", `window.tresorApp.meeting.group.active === false`, 10*time.Second)
+	waitFor(t, ctx, "the media keys erased", `window.tresorApp.meeting.e2ee.stats().then((s) => s.receiveKeys === 0)`, 10*time.Second)
 }

@@ -18,7 +18,7 @@
 //
 // Messages from the page:
 //   {type: "init", module?: WebAssembly.Module} first
-//   {type: "keys", own: {kid, key} | null, members: [{kid, key}], remove: [kid]}
+//   {type: "keys", own: {kid, key} | null, members: [{kid, key}], remove: [kid], eraseOwn?}
 //       (media keys from elsewhere: used only without the in-worker group)
 //   {type: "streams", dir, kind, label, readable, writable}
 //   {type: "stats", id}
@@ -163,6 +163,7 @@ self.onrtctransform = (event) => {
 async function setKeys(msg) {
   await ready;
   for (const kid of msg.remove || []) receiver.remove(kid);
+  if (msg.eraseOwn) sender.erase(); // no frame leaves sealed with an old key
   for (const m of msg.members || []) {
     if (testingOnlyCorruptReceiveKeys) crypto.getRandomValues(m.key);
     const r = receiver.add(m.kid, m.key);
@@ -266,6 +267,7 @@ self.onmessage = async (event) => {
         id: msg.id,
         sender: sender.stats(),
         receiver: receiver.stats(),
+        receiveKeys: receiver.size(),
         tracks: Object.fromEntries(tracks),
       });
       break;

@@ -112,14 +112,15 @@ export class E2EEWorker extends EventTarget {
 
   /**
    * setKeys installs SFrame base keys: own is {kid, key} for what we send,
-   * members [{kid, key}] for what we receive, remove lists KIDs to erase.
+   * members [{kid, key}] for what we receive, remove lists KIDs to erase,
+   * eraseOwn erases the sending key (nothing is sent until the next own).
    * The key arrays are transferred to the worker (and zeroed there).
    */
-  setKeys({ own = null, members = [], remove = [] }) {
+  setKeys({ own = null, members = [], remove = [], eraseOwn = false }) {
     const transfer = [];
     if (own) transfer.push(own.key.buffer);
     for (const m of members) transfer.push(m.key.buffer);
-    return this.#request({ type: "keys", own, members, remove }, transfer);
+    return this.#request({ type: "keys", own, members, remove, eraseOwn }, transfer);
   }
 
   /** post sends a message to the worker (for mls.js). */

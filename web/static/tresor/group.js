@@ -179,7 +179,10 @@ export class Group extends EventTarget {
       return;
     }
     if (!check(this.#group.active())) {
-      // Removed from the group: no key of the new epoch.
+      // Removed from the group: no key of the new epoch, and the old ones
+      // are erased now, not after the grace period.
+      if (this.#e2ee) this.#e2ee.setKeys({ remove: this.#oldKids, eraseOwn: true });
+      this.#oldKids = [];
       this.dispatchEvent(new CustomEvent("left-group"));
       return;
     }
