@@ -59,8 +59,26 @@ func newBrowser(t testing.TB, timeout time.Duration) context.Context {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { bcancel(); acancel(); cancel() })
+	// chromedp may log from its own goroutines while the browser shuts
+	// down; logging after the test ended would panic.
+	var mu sync.Mutex
+	done := false
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Logf(format, args...)
+		}
+	}
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(logf))
+	t.Cleanup(func() {
+		bcancel()
+		acancel()
+		cancel()
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	})
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
