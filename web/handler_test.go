@@ -85,6 +85,9 @@ func TestHandlerPageHeaders(t *testing.T) {
 	if rec := get(t, Handler(), "/nope.js", nil); rec.Code != http.StatusNotFound {
 		t.Fatalf("missing file: %d", rec.Code)
 	}
+	if rec := get(t, Handler(), "/tresor/", nil); rec.Code != http.StatusNotFound {
+		t.Fatalf("directory listing: %d", rec.Code)
+	}
 	if rec := get(t, Handler(), "/tresor/meeting.js", map[string]string{"Accept-Encoding": "gzip"}); rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
 		t.Fatalf("module type %q", rec.Header().Get("Content-Type"))
 	}

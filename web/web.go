@@ -113,8 +113,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.server.ServeHTTP(w, r)
 		return
 	}
-	if info, err := fs.Stat(h.files, name); err != nil || info.IsDir() {
-		h.server.ServeHTTP(w, r) // 404s and directory redirects
+	info, err := fs.Stat(h.files, name)
+	if err != nil || info.IsDir() {
+		// No directory listings: the client has nothing to browse.
+		http.NotFound(w, r)
 		return
 	}
 	e := h.entry(name)
