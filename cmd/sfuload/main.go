@@ -2,10 +2,16 @@
 // loopback, E2EE-sized opaque payloads at video rates, for Tresor's SFU and
 // for pion's bare broadcast loop as a baseline. For each point it prints
 // delivered packets/s, server CPU-µs per delivered packet (getrusage of the
-// server process; the peers run in a child process), added latency p50/p99,
-// allocations per delivered packet and live heap per subscriber.
+// server process; the peers run in a child process), allocations per
+// delivered packet, live heap per subscriber and latency: end to end, added
+// by the server (kernel receipt on the server's socket to the send of the
+// last copy), per copy (kernel receipt on the subscriber's socket minus the
+// publisher's send time) and, for the SFU, its fan-out; see package sfu,
+// section Measuring. With -repeat the modes are interleaved and medians of
+// CPU and added p99 are printed.
 //
 //	go run ./cmd/sfuload -subs 10,50,100 -pubs 1 -seconds 10
+//	go run ./cmd/sfuload -pubs 1 -subs 50 -seconds 10 -repeat 3
 //	go run ./cmd/sfuload -mode sfu -pubs 4 -subs 25 -bitrate 2000000
 package main
 
