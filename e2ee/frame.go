@@ -68,6 +68,20 @@ func (c Codec) clearPrefixLen(frame []byte) (int, error) {
 	return 0, fmt.Errorf("sframe: unsupported codec %v", c)
 }
 
+// FrameKID returns the KID that data, an encrypted frame for codec c,
+// claims in its SFrame header (RFC 9605 §4.3), read behind the clear prefix
+// without decrypting. The KID is unauthenticated until the frame decrypts
+// under it: use it only to choose keys or to report that a frame's key is
+// missing. Errors wrap [ErrMalformed].
+func FrameKID(c Codec, data []byte) (uint64, error) {
+	n, err := c.clearPrefixLen(data)
+	if err != nil {
+		return 0, err
+	}
+	kid, _, _, err := parseHeader(data[n:])
+	return kid, err
+}
+
 // EncryptFrame encrypts a whole media frame for codec c and appends
 //
 //	clear prefix ‖ SFrame header ‖ ciphertext ‖ tag
