@@ -52,18 +52,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	sigURL, token, err := connect.Resolve(ctx, cfg.URL, cfg.Token, name, signaling.RoleCohost)
-	if err != nil {
-		return err
-	}
-	api := cfg.API
-	if api == nil {
-		if api, err = connect.DefaultAPI(); err != nil {
-			return err
-		}
-	}
-	m, err := tresor.Join(ctx, sigURL, tresor.WithToken(token), tresor.WithPasscode(cfg.Passcode),
-		tresor.WithLogger(log), tresor.WithWebRTCAPI(api))
+	m, sigURL, err := connect.Join(ctx, connect.Params{URL: cfg.URL, Token: cfg.Token, Passcode: cfg.Passcode,
+		Name: name, Role: signaling.RoleCohost, Logger: log, API: cfg.API})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package connect
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/pion/webrtc/v4"
 
@@ -40,4 +41,43 @@ func DefaultAPI() (*webrtc.API, error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	return api, nil
+}
+
+// Params says how an example joins a demo meeting.
+type Params struct {
+	// URL is the demo's http(s) URL, or with Token the signaling ws(s) URL.
+	URL string
+	// Token is a join token; empty fetches a DEVELOPMENT-ONLY one for Name
+	// and Role from the demo (see Resolve).
+	Token    string
+	Passcode string
+	Name     string
+	Role     signaling.Role
+	Logger   *slog.Logger
+	// API is the pion API for the peer connections; nil uses DefaultAPI.
+	API *webrtc.API
+}
+
+// Join resolves where and with which token to join (Resolve) and joins
+// with tresor.Join. It returns the meeting and the signaling URL.
+func Join(ctx context.Context, p Params) (*tresor.Meeting, string, error) {
+	sigURL, token, err := Resolve(ctx, p.URL, p.Token, p.Name, p.Role)
+	if err != nil {
+		return nil, "", err
+	}
+	api := p.API
+	if api == nil {
+		if api, err = DefaultAPI(); err != nil {
+			return nil, "", err
+		}
+	}
+	opts := []tresor.Option{tresor.WithToken(token), tresor.WithPasscode(p.Passcode), tresor.WithWebRTCAPI(api)}
+	if p.Logger != nil {
+		opts = append(opts, tresor.WithLogger(p.Logger))
+	}
+	m, err := tresor.Join(ctx, sigURL, opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, sigURL, nil
 }
