@@ -230,7 +230,13 @@ func (ps *peers) pump(pub *publisher) {
 			return
 		case <-tick.C:
 		}
-		_, last, _, err := pub.sender.WriteFrame(0, per, ps.setup.Payload, 3000, false)
+		var last uint64
+		var err error
+		if ps.setup.Gap > 0 {
+			_, last, err = pub.sender.WriteFramePaced(0, per, ps.setup.Payload, 3000, ps.setup.Gap)
+		} else {
+			_, last, _, err = pub.sender.WriteFrame(0, per, ps.setup.Payload, 3000, false)
+		}
 		if err != nil {
 			return
 		}

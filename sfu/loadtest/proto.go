@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -40,6 +41,9 @@ type Setup struct {
 	Payload     int `json:"payload"` // bytes per RTP payload
 	PPS         int `json:"pps"`     // packets per second per publisher
 	PerFrame    int `json:"perFrame"`
+	// Gap, when set, spreads a frame's packets this far apart instead of
+	// sending them back to back (Config.Paced).
+	Gap time.Duration `json:"gap,omitempty"`
 }
 
 // PeerStats is what the child measured in the measured phase.

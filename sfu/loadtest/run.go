@@ -43,6 +43,12 @@ type Config struct {
 	BitrateBps int
 	Payload    int
 	FPS        int
+	// Paced spreads each frame's packets out the way a sender's pacer does,
+	// at 2.5 times BitrateBps (libwebrtc's default pacing factor), instead
+	// of sending them back to back. A burst makes the later packets of a
+	// frame queue behind the earlier ones' fan-out, so unpaced is the
+	// harder case and the default.
+	Paced bool
 	// Packets per publisher in the measured phase (default 10 s of media).
 	Packets int
 	// Command starts the child process running PeersMain on its stdin and
@@ -109,6 +115,18 @@ func (r Result) String() string {
 		s += fmt.Sprintf(" fan-out p50=%.3fms p99=%.3fms", r.FanoutP50Ms, r.FanoutP99Ms)
 	}
 	return s
+}
+
+// pacingFactor is libwebrtc's default: its pacer sends at 2.5 times the
+// target bitrate.
+const pacingFactor = 2.5
+
+// gap is the time between a frame's packets when Paced.
+func (cfg Config) gap() time.Duration {
+	if !cfg.Paced {
+		return 0
+	}
+	return time.Duration(float64(cfg.Payload*8) / (pacingFactor * float64(cfg.BitrateBps)) * float64(time.Second))
 }
 
 type server interface {
@@ -228,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer srv.close()
 
 	if err := c.send(msg{Op: "setup", Setup: &Setup{Publishers: cfg.Publishers, Subscribers: cfg.Subscribers,
-		Payload: cfg.Payload, PPS: pps, PerFrame: perFrame}}); err != nil {
+		Payload: cfg.Payload, PPS: pps, PerFrame: perFrame, Gap: cfg.gap()}}); err != nil {
 		return res, err
 	}
 	ready := make(chan struct{}, 1)

@@ -191,6 +191,34 @@ func (s *Sender) WriteFrame(layer, npkts, size int, frameTicks uint32, force boo
 	return first, s.next[layer] - 1, key, nil
 }
 
+// WriteFramePaced is WriteFrame with gap between the frame's packets, the
+// way a sender's pacer spreads a frame out (libwebrtc paces at 2.5 times
+// the target bitrate). It sleeps without holding the Sender's lock, so key
+// frame requests are taken meanwhile; they apply to the next frame.
+func (s *Sender) WriteFramePaced(layer, npkts, size int, frameTicks uint32, gap time.Duration) (first, last uint64, err error) {
+	s.mu.Lock()
+	key := s.keyReq[layer]
+	s.keyReq[layer] = false
+	first = s.next[layer]
+	s.mu.Unlock()
+	for i := range npkts {
+		if i > 0 {
+			time.Sleep(gap)
+		}
+		s.mu.Lock()
+		err = s.writeLocked(layer, size, i == 0, key, i == npkts-1, -1)
+		last = s.next[layer] - 1
+		if i == npkts-1 || err != nil {
+			s.ts[layer] += frameTicks
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return first, last, err
+		}
+	}
+	return first, last, nil
+}
+
 // WriteAudio writes one 20 ms audio packet carrying an RFC 6464 audio level
 // (0 loudest .. 127 silence).
 func (s *Sender) WriteAudio(size int, level uint8) (uint64, error) {
