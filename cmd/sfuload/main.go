@@ -10,8 +10,16 @@
 // section Measuring. With -repeat the modes are interleaved and medians of
 // CPU and added p99 are printed.
 //
+// Publishers send each frame's packets back to back, as pion does; -paced
+// spreads them out the way a browser's pacer does. On Linux, -server-cpus
+// and -peer-cpus pin the server and the peers to different CPUs, so that
+// the peers (which stand for other machines) do not compete with the
+// server for them.
+//
 //	go run ./cmd/sfuload -subs 10,50,100 -pubs 1 -seconds 10
 //	go run ./cmd/sfuload -pubs 1 -subs 50 -seconds 10 -repeat 3
+//	go run ./cmd/sfuload -pubs 1 -subs 50 -paced
+//	go run ./cmd/sfuload -pubs 1 -subs 50 -server-cpus 1 -peer-cpus 0 -procs 1
 //	go run ./cmd/sfuload -mode sfu -pubs 4 -subs 25 -bitrate 2000000
 package main
 
@@ -42,17 +50,30 @@ func main() {
 		payload     = flag.Int("payload", 1100, "RTP payload bytes (SFrame ciphertext size)")
 		fps         = flag.Int("fps", 30, "frames per second")
 		seconds     = flag.Float64("seconds", 10, "measured media duration per point")
+		paced       = flag.Bool("paced", false, "spread each frame's packets out at 2.5× the bitrate, as a sender's pacer does (default: back to back)")
 		noBatch     = flag.Bool("no-batch", false, "SFU: disable sendmmsg write batching")
 		repeat      = flag.Int("repeat", 1, "runs per point, modes interleaved; medians are reported")
 		procs       = flag.Int("procs", 0, "GOMAXPROCS of the server process (0: Go's default); the peer process keeps the default")
 		peerNice    = flag.Int("peer-nice", 0, "run the peer process at this nice(1) level, so that it competes less with the server for the CPUs (peers on other machines)")
+		serverCPUs  = flag.String("server-cpus", "", "pin the server process to these CPUs (Linux; e.g. 1 or 2-3), so that it does not share them with the peers")
+		peerCPUs    = flag.String("peer-cpus", "", "pin the peer process to these CPUs (Linux; e.g. 0)")
 	)
 	flag.Parse()
 	if *peerProcess {
+		if *peerCPUs != "" {
+			if err := pinProcess(*peerCPUs); err != nil {
+				log.Fatal(err)
+			}
+		}
 		if err := loadtest.PeersMain(os.Stdin, os.Stdout); err != nil {
 			log.Fatal(err)
 		}
 		return
+	}
+	if *serverCPUs != "" {
+		if err := pinProcess(*serverCPUs); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)
@@ -89,12 +110,13 @@ func main() {
 				for _, m := range modes {
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 					res, err := loadtest.Run(ctx, loadtest.Config{Mode: m, Publishers: np, Subscribers: ns, BitrateBps: *bitrate,
-						Payload: *payload, FPS: *fps, Packets: packets, SFU: sfu.Config{DisableWriteBatching: *noBatch},
+						Payload: *payload, FPS: *fps, Packets: packets, Paced: *paced, SFU: sfu.Config{DisableWriteBatching: *noBatch},
 						Command: func() *exec.Cmd {
-							cmd := exec.Command(exe, "-peer-process")
+							args := []string{exe, "-peer-process", "-peer-cpus", *peerCPUs}
 							if *peerNice != 0 {
-								cmd = exec.Command("nice", "-n", strconv.Itoa(*peerNice), exe, "-peer-process")
+								args = append([]string{"nice", "-n", strconv.Itoa(*peerNice)}, args...)
 							}
+							cmd := exec.Command(args[0], args[1:]...)
 							cmd.Stderr = os.Stderr
 							return cmd
 						}})

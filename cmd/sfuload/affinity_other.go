@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+func pinProcess(string) error { return errors.New("CPU pinning is only supported on Linux") }
