@@ -169,7 +169,7 @@ func TestLoadHarness(t *testing.T) {
 			t.Fatalf("%s: %v", mode, res)
 		}
 		if res.CPUMicrosPerPacket <= 0 || res.P99Ms <= 0 || res.AddedP99Ms <= 0 || res.AddedWithin2Ms <= 0 ||
-			res.CopyP99Ms <= 0 || res.CopyN < res.Delivered*9/10 {
+			res.CopyP99Ms <= 0 || res.CopyN < res.Delivered*9/10 || len(res.CopyP99ByPosMs) != 3 {
 			t.Fatalf("%s: no measurement: %v", mode, res)
 		}
 		t.Logf("%v", res)

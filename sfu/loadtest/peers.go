@@ -65,6 +65,7 @@ type subscriber struct {
 	tracks map[string]bool
 	lat    []float64 // ms, measured phase
 	copy   []float64 // ms, measured phase: socket receipt - publisher send
+	copyAt []uint8   // for each copy, its packet's position in its frame
 	bad    int64
 }
 
@@ -291,6 +292,9 @@ func (ps *peers) receive(s *subscriber, t *webrtc.TrackRemote) {
 			s.lat = append(s.lat, float64(now-sent)/1e6)
 			if at, ok := ps.stamps.tab.Get(ssrc, h.SequenceNumber); ok {
 				s.copy = append(s.copy, float64(at-sent)/1e6)
+				// Publishers number packets from 0 and every frame has
+				// PerFrame of them.
+				s.copyAt = append(s.copyAt, uint8(min(idx%uint64(max(ps.setup.PerFrame, 1)), 255))) //nolint:gosec // bounded
 			}
 		}
 		s.mu.Unlock()
@@ -374,16 +378,25 @@ func (ps *peers) measure(n int) {
 	st := PeerStats{Sent: int64(n) * int64(len(pubs)), Expected: expected, Delivered: ps.delivered(subs),
 		Seconds: sentDone.Sub(start).Seconds()}
 	var lat, cp []float64
+	byPos := make([][]float64, min(max(ps.setup.PerFrame, 1), 256))
 	for _, s := range subs {
 		s.mu.Lock()
 		lat = append(lat, s.lat...)
 		cp = append(cp, s.copy...)
+		for i, at := range s.copyAt {
+			byPos[at] = append(byPos[at], s.copy[i])
+		}
 		st.Corrupt += s.bad
 		s.mu.Unlock()
 	}
 	st.P50Ms, st.P99Ms, st.MeanMs = percentiles(lat)
 	st.CopyP50Ms, st.CopyP99Ms, _ = percentiles(cp)
 	st.CopyN = int64(len(cp))
+	for _, v := range byPos {
+		p50, p99, _ := percentiles(v)
+		st.CopyP50ByPosMs = append(st.CopyP50ByPosMs, p50)
+		st.CopyP99ByPosMs = append(st.CopyP99ByPosMs, p99)
+	}
 	_ = ps.c.send(msg{Op: "stats", Stats: &st})
 }
 

@@ -61,6 +61,10 @@ type PeerStats struct {
 	CopyP50Ms float64 `json:"copyp50ms"`
 	CopyP99Ms float64 `json:"copyp99ms"`
 	CopyN     int64   `json:"copyn"`
+	// CopyP50ByPosMs and CopyP99ByPosMs are the same by the packet's
+	// position in its frame (0 = first).
+	CopyP50ByPosMs []float64 `json:"copyp50bypos,omitempty"`
+	CopyP99ByPosMs []float64 `json:"copyp99bypos,omitempty"`
 }
 
 // conn is one side of the JSON-lines link. Sends are queued and written by

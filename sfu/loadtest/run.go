@@ -98,6 +98,11 @@ type Result struct {
 	// on what the server adds. CopyN is the number of samples.
 	CopyP50Ms, CopyP99Ms float64
 	CopyN                int64
+	// CopyP50ByPosMs and CopyP99ByPosMs break the per-copy latency down by
+	// the packet's position in its frame (index 0 is the first packet).
+	// Sent back to back, a frame's later packets wait for the earlier
+	// ones' fan-out.
+	CopyP50ByPosMs, CopyP99ByPosMs []float64
 	// FanoutP50Ms and FanoutP99Ms (ModeSFU only) are the forwarding loop's
 	// share of that: from TrackRemote.Read returning the decrypted packet to
 	// the last subscriber's send (forward_latency_seconds).
@@ -111,10 +116,25 @@ func (r Result) String() string {
 		r.DeliveredPerCPUSec, r.AllocsPerPacket, r.BytesAllocPerPacket, r.P50Ms, r.P99Ms, r.MemPerSubscriber/1024)
 	s += fmt.Sprintf(" added p50=%.3fms p99=%.3fms (≤2ms: %.2f%%) per-copy p50=%.3fms p99=%.3fms (n=%d)",
 		r.AddedP50Ms, r.AddedP99Ms, 100*r.AddedWithin2Ms, r.CopyP50Ms, r.CopyP99Ms, r.CopyN)
+	if len(r.CopyP99ByPosMs) > 1 {
+		s += " per-copy by position in frame p50/p99=" + msList(r.CopyP50ByPosMs) + "/" + msList(r.CopyP99ByPosMs)
+	}
 	if r.Mode == ModeSFU {
 		s += fmt.Sprintf(" fan-out p50=%.3fms p99=%.3fms", r.FanoutP50Ms, r.FanoutP99Ms)
 	}
 	return s
+}
+
+// msList formats milliseconds as "[a b c]ms".
+func msList(v []float64) string {
+	s := "["
+	for i, x := range v {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%.2f", x)
+	}
+	return s + "]ms"
 }
 
 // pacingFactor is libwebrtc's default: its pacer sends at 2.5 times the
@@ -335,6 +355,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Expected, res.Delivered, res.Seconds = st.Expected, st.Delivered, st.Seconds
 	res.P50Ms, res.P99Ms, res.MeanMs, res.Corrupt = st.P50Ms, st.P99Ms, st.MeanMs, st.Corrupt
 	res.CopyP50Ms, res.CopyP99Ms, res.CopyN = st.CopyP50Ms, st.CopyP99Ms, st.CopyN
+	res.CopyP50ByPosMs, res.CopyP99ByPosMs = st.CopyP50ByPosMs, st.CopyP99ByPosMs
 	if st.Delivered > 0 {
 		d := float64(st.Delivered)
 		res.DeliveredPerSec = d / st.Seconds
