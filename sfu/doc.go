@@ -145,6 +145,13 @@
 //	go test -run '^$' -bench Forward -benchtime=15000x ./sfu/
 //	go run ./cmd/sfuload -pubs 1,4 -subs 10,50,100 -seconds 10
 //
+// The publisher sends each frame's packets (three at 1 Mbps) back to back,
+// as pion does and so Tresor's Go client. BenchmarkForwardPaced,
+// BenchmarkForwardBarePionPaced and sfuload -paced space them 3.5 ms apart
+// instead, as a browser's pacer does (libwebrtc sends at 2.5 times the
+// target bitrate). sfuload -server-cpus and -peer-cpus pin the server and
+// the peers to different CPUs.
+//
 // Latency is reported four ways, from the narrowest to the widest:
 //
 //   - fan-out (fanout-p99-ms; metric forward_latency_seconds): from the
@@ -170,61 +177,81 @@
 //     timestamp taken just before its WriteRTP. It includes the publisher's
 //     own send path (interceptors, SRTP, sendto), which a direct path has
 //     too, so it is an upper bound on what the server adds to each copy.
+//     sfuload also breaks it down by the packet's position in its frame.
 //   - end to end (p50-ms, p99-ms): publisher's timestamp to the
 //     subscriber's TrackRemote.Read; it adds the subscriber peers' SRTP and
 //     scheduling, 50 peers sharing the same two cores.
 //
-// The "added p99 latency ≤ 2 ms" is the second or third. On the
-// 2-core development VM, shared with other work (load average 1–6), eight
-// runs each from three interleaved sessions on 27 Nov 2026
-// (sfuload -pubs 1 -subs 50 -seconds 10 -repeat 3, and -repeat 2):
+// The "added p99 latency ≤ 2 ms" is the second or third. Three
+// interleaved rounds on the 2-core development VM on 27 Nov 2026, each
+// round running sfuload -pubs 1 -subs 50 -seconds 10 back to back, then
+// -paced, then back to back with -server-cpus 1 -peer-cpus 0 -procs 1:
 //
-//	1 publisher × 50 subscribers  SFU              bare pion loop
-//	CPU per delivered packet      18.6–23.1 µs     28.8–34.3 µs
-//	  median ratio per session    0.64, 0.67, 0.71
-//	allocations per packet        0.53–0.63        5.65–5.68
-//	heap per subscriber           136–148 KiB      263–316 KiB
-//	added latency        p50      1.16–1.73 ms     1.89–3.68 ms
-//	                     p99      3.6–20 ms        4.9–31 ms
-//	  share ≤ 2 ms                59–92%           25–56%
-//	per-copy added       p50      1.06–1.58 ms     1.56–2.61 ms
-//	                     p99      3.3–16.5 ms      4.2–29 ms
-//	fan-out              p50      0.45–0.57 ms
-//	                     p99      1.5–7.0 ms
-//	end to end           p50      2.1–2.9 ms       2.3–3.8 ms
-//	                     p99      4.3–19 ms        5.3–33 ms
+//	1 publisher × 50 subscribers     SFU              bare pion loop
+//	back to back (default)
+//	  CPU per delivered packet       20.2–28.7 µs     29.9–32.0 µs
+//	    ratio per round              0.70, 0.90, 0.64
+//	  added latency  p50             1.26–1.98 ms     1.89–1.94 ms
+//	                 p99             3.8–6.2 ms       4.8–6.7 ms
+//	  per-copy       p99             3.5–5.1 ms       4.1–5.5 ms
+//	paced
+//	  CPU per delivered packet       23.2–26.0 µs     36.2–41.0 µs
+//	    ratio per round              0.64, 0.64, 0.69
+//	  added latency  p50             0.79–0.85 ms     1.11–1.19 ms
+//	                 p99             1.72–2.00 ms     2.45–2.93 ms
+//	    share ≤ 2 ms                 99.0–99.8%       96.1–96.9%
+//	  per-copy       p99             1.50–1.83 ms     1.99–2.09 ms
+//	back to back, pinned
+//	  CPU per delivered packet       15.5–19.9 µs     21.4–23.6 µs
+//	  added latency  p50             1.10–1.43 ms     1.70–1.85 ms
+//	                 p99             2.5–4.5 ms       4.2–4.7 ms
+//	allocations per packet           0.53             5.66
+//	heap per subscriber              145 KiB          264–281 KiB
 //
-//	1 publisher × 10 subscribers  36 µs/packet against 50 µs (ratio 0.72);
-//	                              added p50 0.41–0.43 ms, p99 0.99–1.04 ms
-//	                              (all ≤ 2 ms) against p99 1.17–1.37 ms;
-//	                              per-copy p99 0.94–0.97 ms.
+//	1 publisher × 10 subscribers     36 µs/packet against 50 µs (ratio 0.72);
+//	(earlier session, back to back)  added p50 0.41–0.43 ms, p99 0.99–1.04 ms
+//	                                 against p99 1.17–1.37 ms.
 //
-// The low p99s (3.6–4.1 ms) are from the quietest session (load 1–5). So
-// the 2 ms p99 target is met at 10 subscribers and not at 50 on this VM,
-// for either server. Where the time goes at 50: about 0.5 ms is the
-// fan-out's own work (50 × the pion write path, about 6 µs each, then one
-// sendmmsg of about 0.2 ms, which on loopback also runs the receivers'
-// network stack and wakes 50 peer threads); the rest of the median, 0.7–1
-// ms, passes before the forwarding loop sees the packet, in pion's receive
-// chain (socket reader, ICE, DTLS/SRTP demultiplexer, SRTP session, track
-// reader: four goroutine hand-offs, each needing a thread scheduled on the
-// two busy cores). The tail is scheduling: the SFU's process uses under 10%
-// of one core, and its p99 moves with the machine's load (from 3.6 to 20 ms
-// between sessions with the same code). Splitting the fan-out between two
-// goroutines was tried and measured (interleaved, three runs each): the
-// fan-out median stayed at 0.55 ms, as there is no free core to run the
-// second half on, so it was not kept. GOMAXPROCS=1 (sfuload -procs 1) made
-// p99 worse (17–24 ms); running the peers at lower priority (-peer-nice
-// 10) brought p99 to about 4 ms. GC is not a factor: the server allocates
-// about 200 KB/s, a collection every half minute or so.
+// The 0.90 round also has the highest latencies, a sign of other load on
+// the shared VM. So the target is met for paced publishers, browsers, and at
+// 10 subscribers; at 50 it is not met for publishers that send a frame back
+// to back.
 //
-// The SFU's remaining allocations are pion's receive side and periodic
-// ICE/RTCP work; the forwarding path allocates nothing. In an earlier
-// session at 4 × 50 (17.6k delivered packets/s) the SFU used 14.5 µs per
-// packet — 69k delivered packets per CPU-second — against 18.4 µs (0.79×).
-// Most of the remaining cost is the kernel's per-datagram work (about 7 µs
-// on this VM's loopback, the same for both). Earlier sessions' CPU ratios
-// at 1 × 50 were 0.71, 0.72 and 0.84.
+// Where the time goes, per incoming packet at 50 subscribers: the fan-out
+// takes about 0.45 ms, 50 times pion's write path (interceptors, SRTP, ICE:
+// about 4 µs each) plus one sendmmsg of about 0.22 ms. That system call is
+// a floor: udpbatch's BenchmarkBatchedFanout sends the same 50 datagrams,
+// with no user-space work, in 0.21–0.25 ms here, because on loopback the
+// kernel runs each receiver's network stack inside the sender's call.
+// Before the forwarding loop sees a packet, pion's receive chain (socket
+// reader, ICE, DTLS/SRTP demultiplexer, SRTP session, track reader: four
+// goroutine hand-offs) takes about 0.2 ms. The last copy of a frame sent
+// back to back thus leaves no sooner than about 0.2 + 3 × 0.45 ≈ 1.5 ms
+// after the frame arrived, 0.65–0.75 ms of it in the kernel. sfuload shows
+// it by position in the frame; in one run, per-copy p50 0.84, 1.15 and 1.46 ms, p99
+// 1.7, 3.4 and 4.8 ms for a frame's first, second and third packet. The
+// first packet meets the target; the later ones queue behind the earlier
+// ones' fan-out.
+//
+// Tried and not kept, measured the same way: splitting the fan-out with a
+// second goroutine (a plain hand-off gained nothing, as waking another
+// thread on this VM takes about as long as the work it takes over; a
+// spinning helper that also split the sendmmsg made p99 14–16 ms by taking
+// the CPU that the peers and the server's other goroutines need); smaller
+// send batches of 8 or 16 datagrams (within noise); the peers at nice 19 or
+// SCHED_IDLE (within noise); GOMAXPROCS=1 without pinning (worse). What
+// would close the gap for back-to-back publishers: idle cores for a
+// parallel fan-out (a dedicated SFU host has them; this VM's two are shared
+// with the 51 peers), a real network interface (on loopback the server's
+// send pays for the receivers' stack), or a write path leaner than pion's
+// public API allows (the SRTP keys stay inside pion's DTLS transport).
+//
+// GC is not a factor: the server allocates about 200 KB/s, a collection
+// every half minute or so. The remaining allocations are pion's receive
+// side and periodic ICE/RTCP work; the forwarding path allocates nothing.
+// In an earlier session at 4 × 50 (17.6k delivered packets/s) the SFU used
+// 14.5 µs per packet — 69k delivered packets per CPU-second, against
+// LiveKit's published 56k per vCPU — and 0.79 times the bare loop's.
 //
 // # Threat model
 //
