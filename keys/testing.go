@@ -9,14 +9,14 @@ import (
 // current epoch (RFC 9420 §8), by their names in §8's table:
 // "sender_data_secret", "exporter_secret", "external_secret",
 // "confirmation_key", "membership_key", "resumption_psk",
-// "epoch_authenticator", and "sframe_exporter_output", the MLS-Exporter
-// output from which the SFrame base keys are derived (RFC 9605 §5.2).
-// It returns nil once the Group is no longer a member.
+// "epoch_authenticator", "init_secret" (the one the next epoch is derived
+// from) and "sframe_exporter_output", the MLS-Exporter output from which
+// the SFrame base keys are derived (RFC 9605 §5.2). It returns nil once
+// the Group is no longer a member.
 //
 // Secrets the Group no longer holds are absent: epoch_secret,
 // joiner_secret and welcome_secret are erased as soon as the epoch is set
-// up, and encryption_secret once the secret tree is built. The next epoch's
-// init_secret is held but not reachable from this package.
+// up, and encryption_secret once the secret tree is built.
 //
 // It exists so that tests can look for these secrets in what an untrusted
 // server saw. It returns secrets: never call it outside tests.
@@ -26,7 +26,7 @@ func (g *Group) TestingOnlyEpochSecrets() map[string][]byte {
 	}
 	// The order of group.State.TestingOnlyEpochSecrets.
 	names := []string{"sender_data_secret", "exporter_secret", "confirmation_key",
-		"membership_key", "resumption_psk", "epoch_authenticator", "external_secret"}
+		"membership_key", "resumption_psk", "epoch_authenticator", "external_secret", "init_secret"}
 	live := g.st.TestingOnlyEpochSecrets()
 	out := make(map[string][]byte, len(live)+1)
 	for i, b := range live {

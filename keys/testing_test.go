@@ -11,7 +11,7 @@ func epochSecrets(t *testing.T, g *Group) map[string][]byte {
 	t.Helper()
 	s := g.TestingOnlyEpochSecrets()
 	want := []string{"sender_data_secret", "exporter_secret", "external_secret", "confirmation_key",
-		"membership_key", "resumption_psk", "epoch_authenticator", "sframe_exporter_output"}
+		"membership_key", "resumption_psk", "epoch_authenticator", "init_secret", "sframe_exporter_output"}
 	if len(s) != len(want) {
 		t.Fatalf("%d secrets, want %d", len(s), len(want))
 	}

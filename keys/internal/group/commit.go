@@ -40,8 +40,7 @@ func (p *Pending) erase() {
 // pending Commit would start, so that tests can check that clearing it
 // zeroes them.
 func (p *Pending) TestingOnlyEpochSecrets() [][]byte {
-	e := p.next.epoch
-	return [][]byte{e.SenderData, e.Exporter, e.Confirmation, e.Membership, e.Resumption, e.Authenticator, e.External}
+	return testingOnlySecrets(p.next.epoch)
 }
 
 // Pending returns the pending Commit, or nil.

@@ -158,8 +158,17 @@ func (s *State) Erase() {
 // TestingOnlyEpochSecrets returns the live secret buffers of the current
 // epoch, so that tests can check that they are zeroed once the epoch ends.
 func (s *State) TestingOnlyEpochSecrets() [][]byte {
-	e := s.epoch
-	return [][]byte{e.SenderData, e.Exporter, e.Confirmation, e.Membership, e.Resumption, e.Authenticator, e.External}
+	return testingOnlySecrets(s.epoch)
+}
+
+// testingOnlySecrets lists e's live secret buffers: the §8 table's secrets
+// a member keeps, then the next epoch's init_secret.
+func testingOnlySecrets(e *schedule.Epoch) [][]byte {
+	out := [][]byte{e.SenderData, e.Exporter, e.Confirmation, e.Membership, e.Resumption, e.Authenticator, e.External}
+	if e.Init != nil && e.Init.TestingOnlyBytes() != nil {
+		out = append(out, e.Init.TestingOnlyBytes())
+	}
+	return out
 }
 
 // framingEpoch returns what package framing needs of the current epoch.

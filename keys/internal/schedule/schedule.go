@@ -109,6 +109,11 @@ func GenerateInitSecret(s *suite.Suite, rand io.Reader) (*InitSecret, error) {
 	return NewInitSecret(s, b)
 }
 
+// TestingOnlyBytes returns the live init_secret buffer (nil once erased),
+// so that tests can look for it in what an untrusted server saw and check
+// that it is zeroed. It returns a secret: never call it outside tests.
+func (i *InitSecret) TestingOnlyBytes() []byte { return i.b }
+
 // Joiner derives joiner_secret (RFC 9420 §8):
 //
 //	joiner_secret = ExpandWithLabel(KDF.Extract(init_secret, commit_secret),
