@@ -223,9 +223,10 @@
 // a floor: udpbatch's BenchmarkBatchedFanout sends the same 50 datagrams,
 // with no user-space work, in 0.21–0.25 ms here, because on loopback the
 // kernel runs each receiver's network stack inside the sender's call.
-// Before the forwarding loop sees a packet, pion's receive chain (socket
-// reader, ICE, DTLS/SRTP demultiplexer, SRTP session, track reader: four
-// goroutine hand-offs) takes about 0.2 ms. The last copy of a frame sent
+// Before the forwarding loop sees a frame's first packet, 0.15–0.2 ms
+// pass: 70–100 µs until pion's socket reader returns it (waking a thread
+// on this VM), then 60–100 µs through pion's receive chain (ICE, DTLS/SRTP
+// demultiplexer, SRTP session, track reader: four goroutine hand-offs). The last copy of a frame sent
 // back to back thus leaves no sooner than about 0.2 + 3 × 0.45 ≈ 1.5 ms
 // after the frame arrived, 0.65–0.75 ms of it in the kernel. sfuload shows
 // it by position in the frame; in one run, per-copy p50 0.84, 1.15 and 1.46 ms, p99
