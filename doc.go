@@ -75,6 +75,12 @@
 // a member's frames carry keys this client does not hold, a [Mismatch] event
 // says so.
 //
+// Video needs key frames: the SFU asks a publisher for one when a
+// subscriber joins, and a remote video track asks by itself after a lost or
+// rejected frame ([RemoteTrack.RequestKeyFrame] asks explicitly). The
+// publishing application sees [KeyFrameRequested] and should make its next
+// frame a key frame; a browser's encoder does so by itself.
+//
 // Each remote participant's frames are decrypted with that member's keys
 // only, so a server that relabels, modifies, replays or injects a frame gets
 // it rejected and counted ([Meeting.Stats]). The hostile-server tests

@@ -11,7 +11,8 @@ import (
 //
 //	*Admitted, *ParticipantJoined, *ParticipantLeft, *EpochChanged,
 //	*TrackAdded, *ChatMessage, *ActiveSpeaker, *ConsentRequested,
-//	*RecordingChanged, *MuteRequested, *TrackStopped, *Mismatch, *Closed
+//	*RecordingChanged, *MuteRequested, *TrackStopped, *KeyFrameRequested,
+//	*Mismatch, *Closed
 type Event interface{ isEvent() }
 
 // Member is a participant as the MLS group knows it (RFC 9420 §4.1): the
@@ -93,6 +94,13 @@ type TrackStopped struct {
 	Source Source
 }
 
+// KeyFrameRequested: a subscriber lost a frame of the video track or joined
+// late, and asks for a key frame (the SFU merges subscribers' requests);
+// the next frame written to Track should be one, as the frames after a
+// loss cannot be decoded until then. At most one every half second per
+// track.
+type KeyFrameRequested struct{ Track *LocalTrack }
+
 // MismatchKind says what disagreed.
 type MismatchKind int
 
@@ -155,6 +163,7 @@ func (*ActiveSpeaker) isEvent()     {}
 func (*RecordingChanged) isEvent()  {}
 func (*MuteRequested) isEvent()     {}
 func (*TrackStopped) isEvent()      {}
+func (*KeyFrameRequested) isEvent() {}
 func (*Mismatch) isEvent()          {}
 func (*Closed) isEvent()            {}
 

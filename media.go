@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor/e2ee/piontrack"
@@ -293,6 +295,36 @@ func drainRTCP(read func([]byte) (int, interceptor.Attributes, error)) {
 	}
 }
 
+// senderRTCP reads the RTCP the SFU sends about a published track (it must
+// be read for pion's interceptors to work) and turns key-frame requests
+// (PLI, RFC 4585 §6.3.1; FIR, RFC 5104 §4.3.1) into KeyFrameRequested
+// events, at most one per keyFrameInterval: the SFU is not trusted to pace
+// them. Unparsable packets are skipped.
+func (c *mediaConn) senderRTCP(t *LocalTrack, s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	var last time.Time
+	for {
+		n, _, err := s.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			c.m.log.Debug("tresor: unparsable RTCP from the SFU", "track", t.ID(), "bytes", n, "err", err)
+			continue
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if now := time.Now(); now.Sub(last) >= keyFrameInterval {
+					last = now
+					c.m.events.push(&KeyFrameRequested{Track: t})
+				}
+			}
+		}
+	}
+}
+
 // Source says what a published track carries.
 type Source = signaling.Source
 
@@ -342,7 +374,7 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 		return nil, fmt.Errorf("tresor: publish: %w", err)
 	}
 	out.sender = tr.Sender()
-	go drainRTCP(tr.Sender().Read)
+	go c.senderRTCP(out, tr.Sender())
 	c.send(signaling.MediaSignal{Kind: signaling.MediaTrack, TrackID: id, Source: src})
 	if err := c.negotiate(ctx); err != nil {
 		return nil, err

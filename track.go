@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/sdp/v3"
@@ -65,6 +66,14 @@ func (t *LocalTrack) WriteSample(s media.Sample) error {
 // maxFrameDelay bounds how long a video frame waits for a missing packet.
 const maxFrameDelay = 500 * time.Millisecond
 
+// keyFrameInterval is the least time between two key-frame requests a
+// remote track sends by itself, and between two KeyFrameRequested events
+// of a local track (the SFU is not trusted to pace its requests).
+const keyFrameInterval = 500 * time.Millisecond
+
+// errNoKeyFrames: audio has no key frames to ask for.
+var errNoKeyFrames = errors.New("tresor: an audio track has no key frames")
+
 // Frame is one decrypted media frame of a remote track: exactly the bytes
 // the sender wrote.
 type Frame struct {
@@ -84,7 +93,8 @@ type RemoteTrack struct {
 	participant string
 	codec       e2ee.Codec
 	sb          *samplebuilder.SampleBuilder
-	levelExt    uint8 // negotiated RFC 6464 extension ID, 0 if none
+	levelExt    uint8                  // negotiated RFC 6464 extension ID, 0 if none
+	pc          *webrtc.PeerConnection // the subscribe connection, for key-frame requests
 
 	frames chan Frame
 	done   chan struct{}
@@ -96,6 +106,9 @@ type RemoteTrack struct {
 	decrypted    uint64
 	rejected     uint64
 	dropped      uint64
+	lost         uint64
+	keyRequests  uint64
+	lastKeyReq   time.Time
 	unknownSince time.Time
 	reported     bool
 }
@@ -115,7 +128,7 @@ func newRemoteTrack(m *Meeting, tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver
 	if rate == 0 {
 		return nil, errors.New("tresor: track without clock rate")
 	}
-	t := &RemoteTrack{m: m, tr: tr, participant: tr.StreamID(), codec: c,
+	t := &RemoteTrack{m: m, tr: tr, participant: tr.StreamID(), codec: c, pc: m.media.sub,
 		frames: make(chan Frame, max(m.opts.frameBuffer, 1)), done: make(chan struct{})}
 	if c == e2ee.CodecVP8 {
 		// A lost packet costs at most maxFrameDelay, not maxLate packets
@@ -163,13 +176,67 @@ type TrackStats struct {
 	Decrypted uint64 // authenticated and delivered
 	Rejected  uint64 // dropped: unknown key, forged, modified, replayed or malformed
 	Dropped   uint64 // decrypted but not read in time (buffer full)
+	// Lost counts the RTP packets of video frames given up as lost (never
+	// received within the reassembly delay).
+	Lost uint64
+	// KeyFrameRequests counts the key-frame requests sent for the track.
+	KeyFrameRequests uint64
 }
 
 // Stats returns the track's counters.
 func (t *RemoteTrack) Stats() TrackStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return TrackStats{Decrypted: t.decrypted, Rejected: t.rejected, Dropped: t.dropped}
+	return TrackStats{Decrypted: t.decrypted, Rejected: t.rejected, Dropped: t.dropped, Lost: t.lost,
+		KeyFrameRequests: t.keyRequests}
+}
+
+// RequestKeyFrame asks the publisher for a key frame: an RTCP Picture Loss
+// Indication (RFC 4585 §6.3.1), which the SFU merges with the other
+// subscribers' requests and passes on; the publisher's application sees a
+// [KeyFrameRequested] event (a browser's encoder answers by itself). A
+// video track does this by itself after a lost or rejected frame, at most
+// every half second, since the frames after it cannot be decoded until
+// the next key frame; call it when the application needs a fresh start,
+// for example to begin recording. Audio has no key frames: it returns an
+// error.
+func (t *RemoteTrack) RequestKeyFrame() error {
+	if t.codec != e2ee.CodecVP8 {
+		return errNoKeyFrames
+	}
+	t.mu.Lock()
+	t.lastKeyReq = time.Now()
+	t.mu.Unlock()
+	return t.sendPLI()
+}
+
+// frameLost requests a key frame after a video frame was lost or rejected,
+// at most every keyFrameInterval.
+func (t *RemoteTrack) frameLost() {
+	if t.codec != e2ee.CodecVP8 {
+		return
+	}
+	now := time.Now()
+	t.mu.Lock()
+	if !t.lastKeyReq.IsZero() && now.Sub(t.lastKeyReq) < keyFrameInterval {
+		t.mu.Unlock()
+		return
+	}
+	t.lastKeyReq = now
+	t.mu.Unlock()
+	if err := t.sendPLI(); err != nil {
+		t.m.log.Debug("tresor: key frame request", "participant", t.participant, "track", t.tr.ID(), "err", err)
+	}
+}
+
+func (t *RemoteTrack) sendPLI() error {
+	if err := t.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.tr.SSRC())}}); err != nil {
+		return fmt.Errorf("tresor: request key frame: %w", err)
+	}
+	t.mu.Lock()
+	t.keyRequests++
+	t.mu.Unlock()
+	return nil
 }
 
 func (t *RemoteTrack) loop() {
@@ -197,6 +264,12 @@ func (t *RemoteTrack) loop() {
 		}
 		t.sb.Push(pkt)
 		for s := t.sb.Pop(); s != nil; s = t.sb.Pop() {
+			if s.PrevDroppedPackets > 0 {
+				t.mu.Lock()
+				t.lost += uint64(s.PrevDroppedPackets)
+				t.mu.Unlock()
+				t.frameLost()
+			}
 			t.process(peer, s)
 		}
 	}
@@ -287,6 +360,7 @@ func (t *RemoteTrack) frame(peer *peerKeys, s *media.Sample) {
 		if report {
 			t.m.reportKeys(t.participant)
 		}
+		t.frameLost()
 		return
 	}
 	t.decrypted++
