@@ -86,6 +86,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	defer func() { stopPlay(); wg.Wait() }()
 	var tracks []*tresor.LocalTrack
 	muted := map[tresor.Source]*atomic.Bool{signaling.SourceCamera: {}, signaling.SourceMicrophone: {}}
+	var rewind atomic.Bool // a subscriber asked for a key frame
 	playing := false
 	for {
 		var ev tresor.Event
@@ -117,8 +118,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 				// Keys exist from the first epoch on: start the clips.
 				playing = true
 				wg.Add(2)
-				go func() { defer wg.Done(); play(playCtx, tracks[0], video, muted[signaling.SourceCamera], log) }()
-				go func() { defer wg.Done(); play(playCtx, tracks[1], audio, muted[signaling.SourceMicrophone], log) }()
+				go func() {
+					defer wg.Done()
+					play(playCtx, tracks[0], video, muted[signaling.SourceCamera], &rewind, log)
+				}()
+				go func() { defer wg.Done(); play(playCtx, tracks[1], audio, muted[signaling.SourceMicrophone], nil, log) }()
 			}
 		case *tresor.ParticipantJoined:
 			fmt.Fprintf(out, "bot: %s joined the group\n", ev.Member.Identity)
@@ -138,6 +142,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			// stays muted.
 			if mu := muted[ev.Source]; mu != nil && !mu.Swap(true) {
 				fmt.Fprintf(out, "bot: %s asked to mute the %s: muted\n", ev.By, ev.Source)
+			}
+		case *tresor.KeyFrameRequested:
+			// A clip starts with a key frame (mediafile checks): start
+			// the camera's over.
+			if len(tracks) > 0 && ev.Track == tracks[0] {
+				rewind.Store(true)
 			}
 		case *tresor.TrackStopped:
 			fmt.Fprintf(out, "bot: %s stopped the %s at the SFU\n", ev.By, ev.Source)
@@ -163,38 +173,41 @@ func leave(m *tresor.Meeting, out io.Writer) error {
 // play writes the clip's frames to t at their pace, in a loop, until ctx is
 // done; while muted it keeps the pace but sends nothing. Frames that cannot
 // be encrypted yet (between the admission and the first key, or while the
-// client is being removed) are skipped.
-func play(ctx context.Context, t *tresor.LocalTrack, c *mediafile.Clip, muted *atomic.Bool, log *slog.Logger) {
+// client is being removed) are skipped. When rewind (if not nil) is set,
+// the clip starts over from its first frame, a key frame.
+func play(ctx context.Context, t *tresor.LocalTrack, c *mediafile.Clip, muted, rewind *atomic.Bool, log *slog.Logger) {
 	next := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var failed int
-	for {
-		for _, f := range c.Frames {
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-			var err error
-			if !muted.Load() {
-				err = t.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration})
-			}
-			switch {
-			case err == nil:
-			case errors.Is(err, e2ee.ErrUnknownKey), errors.Is(err, tresor.ErrNotMember):
-				failed++
-			default:
-				if failed++; failed%100 == 1 {
-					log.Warn("bot: write frame", "track", t.ID(), "err", err, "failed", failed)
-				}
-			}
-			next = next.Add(f.Duration)
-			// After a stall, start afresh rather than send a burst.
-			if d := time.Until(next); d < -time.Second {
-				next = time.Now()
-			}
-			timer.Reset(time.Until(next))
+	for i := 0; ; i = (i + 1) % len(c.Frames) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
 		}
+		if rewind != nil && rewind.Swap(false) {
+			i = 0
+		}
+		f := c.Frames[i]
+		var err error
+		if !muted.Load() {
+			err = t.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration})
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, e2ee.ErrUnknownKey), errors.Is(err, tresor.ErrNotMember):
+			failed++
+		default:
+			if failed++; failed%100 == 1 {
+				log.Warn("bot: write frame", "track", t.ID(), "err", err, "failed", failed)
+			}
+		}
+		next = next.Add(f.Duration)
+		// After a stall, start afresh rather than send a burst.
+		if d := time.Until(next); d < -time.Second {
+			next = time.Now()
+		}
+		timer.Reset(time.Until(next))
 	}
 }

@@ -62,9 +62,20 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 	}
 	defer rx.Close()
 
+	clip, err := mediafile.ReadIVF(videoIVF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	videoIndex := map[string]int{} // frame → its index in the clip
+	for i, f := range clip.Frames {
+		videoIndex[string(f.Data)] = i
+	}
+
 	var mu sync.Mutex
 	got := map[string]int{}   // kind → frames that match the clip
 	wrong := map[string]int{} // kind → frames that do not
+	var order []int           // clip indexes of the video frames, as received
+	var botVideo *tresor.RemoteTrack
 	var readers sync.WaitGroup
 	defer readers.Wait()
 	speaker := make(chan string, 100)
@@ -78,6 +89,11 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 				continue
 			}
 			tr := ta.Track
+			if tr.Kind() == "video" {
+				mu.Lock()
+				botVideo = tr
+				mu.Unlock()
+			}
 			readers.Add(1)
 			go func() {
 				defer readers.Done()
@@ -93,6 +109,9 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 					mu.Lock()
 					if want[string(f.Data)] && strings.HasPrefix(tr.Participant(), "guest-") {
 						got[tr.Kind()]++
+						if tr.Kind() == "video" {
+							order = append(order, videoIndex[string(f.Data)])
+						}
 					} else {
 						wrong[tr.Kind()]++
 					}
@@ -163,6 +182,36 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 	}
 	if !settled {
 		t.Fatalf("audio still arrives (or video stopped) after the mute request\n%s", out)
+	}
+
+	// Asked for a key frame, the bot starts its clip over (its first frame
+	// is the key frame) at once instead of at the end of the loop: frame 0
+	// follows a frame other than the clip's last. A request that happens
+	// to land at the end of the loop is repeated.
+	mu.Lock()
+	vt := botVideo
+	mu.Unlock()
+	rewound := false
+	for attempt := 0; attempt < 3 && !rewound; attempt++ {
+		mu.Lock()
+		mark := len(order)
+		mu.Unlock()
+		if err := vt.RequestKeyFrame(); err != nil {
+			t.Fatal(err)
+		}
+		for end := time.Now().Add(time.Second); time.Now().Before(end) && !rewound; time.Sleep(20 * time.Millisecond) {
+			mu.Lock()
+			for i := max(mark, 1); i < len(order); i++ {
+				if order[i] == 0 && order[i-1] != len(clip.Frames)-1 {
+					rewound = true
+				}
+			}
+			mu.Unlock()
+		}
+		time.Sleep(600 * time.Millisecond) // past the client's and the SFU's request pacing
+	}
+	if !rewound {
+		t.Errorf("the bot did not restart its clip on a key frame request")
 	}
 
 	stopBot()
