@@ -26,6 +26,10 @@ type frameSource interface {
 	ReadFrame(ctx context.Context) (tresor.Frame, error)
 }
 
+// keyFramer is a video track that can ask its publisher for a key frame
+// (*tresor.RemoteTrack).
+type keyFramer interface{ RequestKeyFrame() error }
+
 // files writes each remote track's decrypted frames to its own file in dir,
 // but only while recording is allowed: frames that arrive before everyone
 // consented, or after someone withdrew, are dropped without being written.
@@ -37,7 +41,8 @@ type files struct {
 	allowed bool
 	stopped bool // closed for good
 	open    map[string]*trackFile
-	paths   []string // every file written, in order of creation
+	paths   []string             // every file written, in order of creation
+	live    map[frameSource]bool // tracks being read
 }
 
 type trackFile struct {
@@ -50,11 +55,19 @@ func newFiles(dir string, out io.Writer) (*files, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("recordings folder: %w", err)
 	}
-	return &files{dir: dir, out: out, open: map[string]*trackFile{}}, nil
+	return &files{dir: dir, out: out, open: map[string]*trackFile{}, live: map[frameSource]bool{}}, nil
 }
 
 // read copies t's frames until t ends or ctx is done.
 func (f *files) read(ctx context.Context, t frameSource) {
+	f.mu.Lock()
+	f.live[t] = true
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.live, t)
+		f.mu.Unlock()
+	}()
 	for {
 		fr, err := t.ReadFrame(ctx)
 		if err != nil {
@@ -99,11 +112,24 @@ func (f *files) write(t frameSource, fr tresor.Frame) {
 	tf.frames++
 }
 
-// allow starts writing (everyone consented).
+// allow starts writing (everyone consented) and asks every video track
+// for a key frame: a video file starts at one, and a browser sends one
+// only when asked (or rarely), so its file would otherwise begin late.
 func (f *files) allow() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.allowed = true
+	var ask []keyFramer
+	for t := range f.live {
+		if kf, ok := t.(keyFramer); ok && t.Kind() == "video" {
+			ask = append(ask, kf)
+		}
+	}
+	f.mu.Unlock()
+	for _, kf := range ask {
+		if err := kf.RequestKeyFrame(); err != nil {
+			fmt.Fprintf(f.out, "recorder: ask for a key frame: %v\n", err)
+		}
+	}
 }
 
 // stop closes every file for good; later frames are dropped.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,5 +130,64 @@ func TestSafeName(t *testing.T) {
 	}
 	if safeName("ada") != "ada" {
 		t.Fatal("a plain name changed")
+	}
+}
+
+// liveSource is a track that delivers nothing until its reader stops, and
+// counts key-frame requests.
+type liveSource struct {
+	clipSource
+	requests atomic.Int32
+}
+
+func (l *liveSource) ReadFrame(ctx context.Context) (tresor.Frame, error) {
+	<-ctx.Done()
+	return tresor.Frame{}, ctx.Err()
+}
+
+func (l *liveSource) RequestKeyFrame() error {
+	l.requests.Add(1)
+	return nil
+}
+
+// When everyone consented, the recorder asks each video track being read
+// for a key frame, so that its file starts at once; not audio tracks, nor
+// tracks that ended.
+func TestFilesAskForKeyFrameWhenAllowed(t *testing.T) {
+	f, err := newFiles(t.TempDir(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	video := &liveSource{clipSource: clipSource{"ada", "cam", "video", nil}}
+	audio := &liveSource{clipSource: clipSource{"ada", "mic", "audio", nil}}
+	ended := &liveSource{clipSource: clipSource{"bob", "cam", "video", nil}}
+	var wg sync.WaitGroup
+	for _, s := range []*liveSource{video, audio} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.read(ctx, s) }()
+	}
+	endedCtx, endNow := context.WithCancel(context.Background())
+	endNow()
+	f.read(endedCtx, ended)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		f.mu.Lock()
+		n := len(f.live)
+		f.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tracks being read, want 2", n)
+		}
+	}
+	if video.requests.Load() != 0 {
+		t.Fatal("asked for a key frame before recording was allowed")
+	}
+	f.allow()
+	cancel()
+	wg.Wait()
+	if v, a, e := video.requests.Load(), audio.requests.Load(), ended.requests.Load(); v != 1 || a != 0 || e != 0 {
+		t.Fatalf("key frame requests: video %d, audio %d, ended track %d; want 1, 0, 0", v, a, e)
 	}
 }
