@@ -46,6 +46,9 @@ type config struct {
 	// API is the pion API for the peer connections; nil uses pion's
 	// defaults plus loopback candidates. Tests restrict it to 127.0.0.1.
 	API *webrtc.API
+	// ignoreKeyFrameRequests keeps the clip looping as if no one asked
+	// (a benchmark's baseline).
+	ignoreKeyFrameRequests bool
 }
 
 // run joins the meeting and plays the clips until ctx is done, Duration
@@ -146,7 +149,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		case *tresor.KeyFrameRequested:
 			// A clip starts with a key frame (mediafile checks): start
 			// the camera's over.
-			if len(tracks) > 0 && ev.Track == tracks[0] {
+			if len(tracks) > 0 && ev.Track == tracks[0] && !cfg.ignoreKeyFrameRequests {
 				rewind.Store(true)
 			}
 		case *tresor.TrackStopped:

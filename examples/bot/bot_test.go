@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -185,7 +186,7 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 	}
 
 	// Asked for a key frame, the bot starts its clip over (its first frame
-	// is the key frame) at once instead of at the end of the loop: frame 0
+	// is a key frame) at once instead of at the end of the loop: frame 0
 	// follows a frame other than the clip's last. A request that happens
 	// to land at the end of the loop is repeated.
 	mu.Lock()
@@ -239,4 +240,79 @@ func TestBotRefusedWithoutPasscode(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != signaling.CodePasscodeRequired {
 		t.Fatalf("join without passcode: %v", err)
 	}
+}
+
+// BenchmarkLateJoinerFirstKeyFrame measures how long a participant who
+// joins while the bot plays waits for the bot's first video key frame:
+// from the start of its Join to the first decrypted key frame
+// (first-key-ms, the mean over b.N joins). With rewind=off the bot ignores
+// key-frame requests, the baseline: the clip has a key frame once a second
+// (frames 0 and 15 of 30, at 15 fps).
+func BenchmarkLateJoinerFirstKeyFrame(b *testing.B) {
+	for _, rewind := range []bool{true, false} {
+		name := "rewind=on"
+		if !rewind {
+			name = "rewind=off"
+		}
+		b.Run(name, func(b *testing.B) { benchLateJoiner(b, !rewind) })
+	}
+}
+
+func benchLateJoiner(b *testing.B, ignore bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st := teststack.New(b, signaling.RoomConfig{Passcode: "2468-1357"})
+	botCtx, stopBot := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	out := &syncBuffer{}
+	go func() {
+		done <- run(botCtx, config{URL: st.URL, Passcode: "2468-1357", Consent: true, API: teststack.API(b),
+			ignoreKeyFrameRequests: ignore}, out)
+	}()
+	defer func() {
+		stopBot()
+		<-done
+	}()
+	var total time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		// Join at a different point of the bot's 2 s loop each time.
+		time.Sleep(time.Duration(300+i*470%1700) * time.Millisecond)
+		start := time.Now()
+		rx, err := tresor.Join(ctx, st.SignalURL, tresor.WithToken(st.Token(fmt.Sprintf("viewer-%d", i), signaling.RoleHost)),
+			tresor.WithWebRTCAPI(teststack.API(b)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := make(chan time.Duration, 1)
+		go func() {
+			for ev := range rx.Events() {
+				ta, ok := ev.(*tresor.TrackAdded)
+				if !ok || ta.Track.Kind() != "video" {
+					continue
+				}
+				go func() {
+					for {
+						f, err := ta.Track.ReadFrame(ctx)
+						if err != nil {
+							return
+						}
+						if len(f.Data) > 0 && f.Data[0]&1 == 0 { // VP8 key frame (RFC 6386 §9.1)
+							got <- time.Since(start)
+							return
+						}
+					}
+				}()
+			}
+		}()
+		select {
+		case d := <-got:
+			total += d
+		case <-time.After(30 * time.Second):
+			b.Fatalf("no key frame from the bot in 30 s\n%s", out)
+		}
+		rx.Close()
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "first-key-ms")
+	b.ReportMetric(0, "ns/op")
 }
