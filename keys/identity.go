@@ -133,7 +133,9 @@ func ParseIdentity(text []byte) (*Identity, error) {
 	if !strings.HasPrefix(s, identityPrefix) {
 		return nil, fmt.Errorf("%w: not a Tresor identity", ErrMalformed)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s[len(identityPrefix):])
+	// Strict decoding rejects non-zero padding bits, so that an identity
+	// has exactly one text form (found by FuzzParseIdentity).
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s[len(identityPrefix):])
 	if err != nil {
 		return nil, fmt.Errorf("%w: identity encoding", ErrMalformed)
 	}
