@@ -133,9 +133,14 @@ func ParseIdentity(text []byte) (*Identity, error) {
 	if !strings.HasPrefix(s, identityPrefix) {
 		return nil, fmt.Errorf("%w: not a Tresor identity", ErrMalformed)
 	}
-	// Strict decoding rejects non-zero padding bits, so that an identity
-	// has exactly one text form (found by FuzzParseIdentity).
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(s[len(identityPrefix):])
+	// Strict decoding rejects non-zero padding bits, and the decoder would
+	// skip line breaks: refusing both gives an identity exactly one text
+	// form (found by FuzzParseIdentity).
+	enc := s[len(identityPrefix):]
+	if strings.ContainsAny(enc, "\r\n") {
+		return nil, fmt.Errorf("%w: identity encoding", ErrMalformed)
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(enc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: identity encoding", ErrMalformed)
 	}

@@ -104,8 +104,12 @@ func VerifyToken(token string, keys []ed25519.PublicKey, now time.Time) (*Claims
 	if !ok {
 		return invalid("not a join token")
 	}
-	// Strict decoding rejects non-zero padding bits, so that each token has
-	// exactly one encoding (found by FuzzVerifyToken).
+	// Strict decoding rejects non-zero padding bits, and the decoder would
+	// skip line breaks: refusing both gives each token exactly one encoding
+	// (found by FuzzVerifyToken and FuzzParseIdentity).
+	if strings.ContainsAny(token, "\r\n") {
+		return invalid("not a join token")
+	}
 	b64 := base64.RawURLEncoding.Strict()
 	sig, err := b64.DecodeString(s)
 	if err != nil || len(sig) != ed25519.SignatureSize {

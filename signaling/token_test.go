@@ -64,6 +64,10 @@ func TestTokenRejects(t *testing.T) {
 		{"short signature", "tj1." + p + "." + sig[:20], now, CodeInvalidToken},
 		{"empty", "", now, CodeInvalidToken},
 		{"too long", "tj1." + strings.Repeat("A", 5000) + "." + sig, now, CodeInvalidToken},
+		// base64 decoders skip line breaks: the same signature in another
+		// text form must not verify.
+		{"line break in signature", "tj1." + p + "." + sig[:10] + "\n" + sig[10:], now, CodeInvalidToken},
+		{"carriage return in signature", "tj1." + p + "." + sig[:10] + "\r" + sig[10:], now, CodeInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
