@@ -221,18 +221,19 @@
 // takes about 0.45 ms, 50 times pion's write path (interceptors, SRTP, ICE:
 // about 4 µs each) plus one sendmmsg of about 0.22 ms. That system call is
 // a floor: udpbatch's BenchmarkBatchedFanout sends the same 50 datagrams,
-// with no user-space work, in 0.21–0.25 ms here, because on loopback the
-// kernel runs each receiver's network stack inside the sender's call.
-// Before the forwarding loop sees a frame's first packet, 0.15–0.2 ms
-// pass: 70–100 µs until pion's socket reader returns it (waking a thread
-// on this VM), then 60–100 µs through pion's receive chain (ICE, DTLS/SRTP
-// demultiplexer, SRTP session, track reader: four goroutine hand-offs). The last copy of a frame sent
-// back to back thus leaves no sooner than about 0.2 + 3 × 0.45 ≈ 1.5 ms
-// after the frame arrived, 0.65–0.75 ms of it in the kernel. sfuload shows
-// it by position in the frame; in one run, per-copy p50 0.84, 1.15 and 1.46 ms, p99
-// 1.7, 3.4 and 4.8 ms for a frame's first, second and third packet. The
-// first packet meets the target; the later ones queue behind the earlier
-// ones' fan-out.
+// with no user-space work, in 0.20–0.25 ms here, about 4 µs per datagram
+// (steering the receivers' half of the loopback path to the other CPU with
+// RPS did not lower it). Before the forwarding loop sees a frame's first
+// packet, 0.15–0.2 ms pass: 70–100 µs until pion's socket reader returns
+// it (waking a thread on this VM), then 60–100 µs through pion's receive
+// chain (ICE, DTLS/SRTP demultiplexer, SRTP session, track reader: four
+// goroutine hand-offs). The last copy of a frame sent back to back thus
+// leaves no sooner than about 0.2 + 3 × 0.45 ≈ 1.5 ms after the frame
+// arrived, 0.6–0.75 ms of it in the kernel. sfuload shows it by position
+// in the frame; in one run, per-copy p50 was 0.84, 1.15 and 1.46 ms and
+// p99 1.7, 3.4 and 4.8 ms for a frame's first, second and third packet.
+// The first packet meets the target; the later ones queue behind the
+// earlier ones' fan-out.
 //
 // Tried and not kept, measured the same way: splitting the fan-out with a
 // second goroutine (a plain hand-off gained nothing, as waking another
@@ -240,12 +241,14 @@
 // spinning helper that also split the sendmmsg made p99 14–16 ms by taking
 // the CPU that the peers and the server's other goroutines need); smaller
 // send batches of 8 or 16 datagrams (within noise); the peers at nice 19 or
-// SCHED_IDLE (within noise); GOMAXPROCS=1 without pinning (worse). What
-// would close the gap for back-to-back publishers: idle cores for a
-// parallel fan-out (a dedicated SFU host has them; this VM's two are shared
-// with the 51 peers), a real network interface (on loopback the server's
-// send pays for the receivers' stack), or a write path leaner than pion's
-// public API allows (the SRTP keys stay inside pion's DTLS transport).
+// SCHED_IDLE (within noise); GOMAXPROCS=1 without pinning (worse); RPS on
+// the loopback device with the server and the peers pinned apart (p99
+// 2.6–3.2 ms, like pinning alone). What would close the gap for
+// back-to-back publishers: idle cores for a parallel fan-out (a dedicated
+// SFU host has them; this VM's two are shared with the 51 peers), a
+// cheaper kernel send path than this VM's 4 µs per datagram, or a write
+// path leaner than pion's public API allows (the SRTP keys stay inside
+// pion's DTLS transport).
 //
 // GC is not a factor: the server allocates about 200 KB/s, a collection
 // every half minute or so. The remaining allocations are pion's receive
