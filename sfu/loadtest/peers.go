@@ -53,7 +53,6 @@ type peers struct {
 type publisher struct {
 	id     string
 	sender *peertest.Sender
-	index  atomic.Uint64 // next index to send (mirrors the sender)
 	from   atomic.Uint64 // measured range [from, to)
 	to     atomic.Uint64
 }
@@ -231,17 +230,15 @@ func (ps *peers) pump(pub *publisher) {
 			return
 		case <-tick.C:
 		}
-		var last uint64
 		var err error
 		if ps.setup.Gap > 0 {
-			_, last, err = pub.sender.WriteFramePaced(0, per, ps.setup.Payload, 3000, ps.setup.Gap)
+			_, _, err = pub.sender.WriteFramePaced(0, per, ps.setup.Payload, 3000, ps.setup.Gap)
 		} else {
-			_, last, _, err = pub.sender.WriteFrame(0, per, ps.setup.Payload, 3000, false)
+			_, _, _, err = pub.sender.WriteFrame(0, per, ps.setup.Payload, 3000, false)
 		}
 		if err != nil {
 			return
 		}
-		pub.index.Store(last + 1)
 	}
 }
 
@@ -353,13 +350,16 @@ func (ps *peers) measure(n int) {
 	subs := slices.Clone(ps.subs)
 	ps.mu.Unlock()
 	for _, p := range pubs {
-		from := p.index.Load() + 1 // strictly after anything already sent
+		// Strictly after anything already sent, with one packet to spare
+		// for one being written now: a paced frame's packets go out one
+		// by one, so this asks the sender, not the frame loop.
+		from := p.sender.Next(0) + 1
 		p.to.Store(from + uint64(n))
 		p.from.Store(from)
 	}
 	// Wait until every publisher has sent its range.
 	for _, p := range pubs {
-		for p.index.Load() < p.to.Load() {
+		for p.sender.Next(0) < p.to.Load() {
 			select {
 			case <-ps.stop:
 				return

@@ -191,6 +191,14 @@ func (s *Sender) WriteFrame(layer, npkts, size int, frameTicks uint32, force boo
 	return first, s.next[layer] - 1, key, nil
 }
 
+// Next returns the index of the next packet to be written on layer: every
+// packet with a lower index has been handed to pion.
+func (s *Sender) Next(layer int) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next[layer]
+}
+
 // WriteFramePaced is WriteFrame with gap between the frame's packets, the
 // way a sender's pacer spreads a frame out (libwebrtc paces at 2.5 times
 // the target bitrate). It sleeps without holding the Sender's lock, so key
