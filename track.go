@@ -210,8 +210,8 @@ func (t *RemoteTrack) RequestKeyFrame() error {
 	return t.sendPLI()
 }
 
-// frameLost requests a key frame after a video frame was lost or rejected,
-// at most every keyFrameInterval.
+// frameLost requests a key frame after a video frame was lost or rejected
+// (other than as a replay), at most every keyFrameInterval.
 func (t *RemoteTrack) frameLost() {
 	if t.codec != e2ee.CodecVP8 {
 		return
@@ -360,7 +360,10 @@ func (t *RemoteTrack) frame(peer *peerKeys, s *media.Sample) {
 		if report {
 			t.m.reportKeys(t.participant)
 		}
-		t.frameLost()
+		// A replay's original was delivered: nothing is missing.
+		if !errors.Is(err, e2ee.ErrReplay) {
+			t.frameLost()
+		}
 		return
 	}
 	t.decrypted++
