@@ -27,10 +27,11 @@
 //
 // # Derivation chain (RFC 9605 §4.4.2, §4.4.3, §5.2)
 //
-//	MLS epoch ──MLS-Exporter("SFrame 1.0 Base Key", "", Nk)──► sframe_epoch_secret
-//	   (keys package)   ──HKDF-Expand(·, leaf_index, Nk)────► base_key   (per sender)
-//	                                                             │
-//	base_key ──HKDF-Extract(salt="")──► sframe_secret            ▼ (this package)
+//	MLS epoch ──MLS-Exporter("SFrame 1.0 Base Key", "", Nk)──► base_key (keys package;
+//	                                                    the same for every sender)
+//	KID = (leaf_index << E) | (epoch mod 2^E)                    │
+//	                                                             ▼ (this package)
+//	base_key ──HKDF-Extract(salt="")──► sframe_secret
 //	sframe_secret ──HKDF-Expand("SFrame 1.0 Secret key "  ‖ KID ‖ suite, Nk)──► sframe_key
 //	sframe_secret ──HKDF-Expand("SFrame 1.0 Secret salt " ‖ KID ‖ suite, Nn)──► sframe_salt
 //	nonce = sframe_salt XOR uint96_be(CTR)          (CTR never repeats under a KID)

@@ -385,3 +385,38 @@ func TestReplayWindowConfig(t *testing.T) {
 		t.Fatalf("128 behind: %v", err)
 	}
 }
+
+// TestReAddKeepsReplayWindow: adding a KID again with the key it has must not
+// reset its replay window (a client that installs the same epoch's keys
+// twice would otherwise accept frames it already accepted), while a new key
+// for the KID starts afresh.
+func TestReAddKeepsReplayWindow(t *testing.T) {
+	snd, rcv := newPair(t, AES128GCMSHA256, 7)
+	key := newKey(t, AES128GCMSHA256)
+	if err := snd.SetKey(7, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := rcv.Add(7, key); err != nil {
+		t.Fatal(err)
+	}
+	f, err := snd.Seal(nil, []byte("frame"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rcv.Open(nil, f, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rcv.Add(7, bytes.Clone(key)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rcv.Open(nil, f, nil); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replay after re-adding the same key: %v, want ErrReplay", err)
+	}
+	// A different key replaces the old one: the old frame no longer opens.
+	if err := rcv.Add(7, newKey(t, AES128GCMSHA256)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rcv.Open(nil, f, nil); !errors.Is(err, ErrAuthentication) {
+		t.Fatalf("old frame under a new key: %v, want ErrAuthentication", err)
+	}
+}

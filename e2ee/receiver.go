@@ -1,6 +1,7 @@
 package e2ee
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -62,10 +63,12 @@ func (r *Receiver) Suite() Suite { return r.cfg.Suite }
 
 // Add derives the key and salt for kid from baseKey (RFC 9605 §4.4.2) and
 // installs them. baseKey is not retained and must be at least
-// [MinBaseKeySize] bytes. Adding a KID that is present replaces its key,
-// erasing the old one, and starts a fresh replay window: frames sealed under
-// the old key no longer authenticate, so they cannot be replayed (unless the
-// very same base key is added again, which callers must not do).
+// [MinBaseKeySize] bytes. Adding a KID that is present with another key
+// replaces it, erasing the old one, and starts a fresh replay window: frames
+// sealed under the old key no longer authenticate, so they cannot be
+// replayed. Adding a KID again with the key it already has changes nothing
+// and keeps its replay window, so that installing the same keys twice can
+// never make a frame that was already accepted acceptable again.
 func (r *Receiver) Add(kid uint64, baseKey []byte) error {
 	k, err := newKeyState(r.cfg.Suite, kid, baseKey)
 	if err != nil {
@@ -75,6 +78,10 @@ func (r *Receiver) Add(kid uint64, baseKey []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old := r.keys[kid]; old != nil {
+		if subtle.ConstantTimeCompare(old.mat.key, k.mat.key) == 1 && subtle.ConstantTimeCompare(old.mat.salt, k.mat.salt) == 1 {
+			k.erase()
+			return nil
+		}
 		old.erase()
 	}
 	r.keys[kid] = rk

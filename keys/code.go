@@ -3,18 +3,28 @@ package keys
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // securityCodeLabel is the ExpandWithLabel label of the security code. The
 // suite prefixes it with "MLS 1.0 ", so it cannot collide with any label of
-// RFC 9420.
-const securityCodeLabel = "Tresor security code v1"
+// RFC 9420. (v1 was a 12-digit code; v2 is the 40-digit one.)
+const securityCodeLabel = "Tresor security code v2"
 
-// SecurityCode returns a code for people to compare out loud: twelve decimal
-// digits in three groups of four, e.g. "0421 7730 9158".
+// Shape of the security code: SecurityCodeGroups groups of five decimal
+// digits.
+const (
+	SecurityCodeGroups = 8
+	securityCodeDigits = 5
+	securityCodeChunk  = 5 // bytes of expanded output per group
+)
+
+// SecurityCode returns a code for people to compare out loud: forty decimal
+// digits in eight groups of five, e.g.
+// "04217 73091 58812 00934 67120 33918 80045 12766".
 //
-//	code = uint64_be(ExpandWithLabel(epoch_authenticator,
-//	                 "Tresor security code v1", "", 8)) mod 10^12
+//	b     = ExpandWithLabel(epoch_authenticator, "Tresor security code v2", "", 40)
+//	group = uint40_be(b[5i : 5i+5]) mod 10^5,  i = 0 … 7
 //
 // epoch_authenticator (RFC 9420 §8.7) is derived from the epoch secret, which
 // binds the GroupContext and so the tree hash: every member, key and
@@ -22,21 +32,31 @@ const securityCodeLabel = "Tresor security code v1"
 // state; a member the server slipped in, or a split of the group into two
 // views, makes the codes differ. Every Commit changes the code.
 //
-// Entropy: log2(10^12) ≈ 39.9 bits (a 64-bit value reduced mod 10^12, bias
-// below 2^-24). The server and other outsiders cannot compute the code at
-// all: matching a code they cannot see would take ~2^40 blind guesses. The
-// code does not protect against a malicious member: one that colludes with
-// the server to split the group could grind about 2^20 Commits per view for
-// a birthday collision on 40 bits — but such a member can read the meeting
-// anyway. Twelve digits keep a comparison short enough that people do it.
+// Entropy: 8 × log2(10^5) ≈ 132.9 bits (each group reduces 40 uniform bits
+// mod 10^5, a bias below 10^5 / 2^40 ≈ 2^-23 per group). Outsiders cannot
+// compute the code at all. The bound that matters is the one against a
+// member who colludes with the server: it can choose Commits, and so grind
+// two views of the group until their codes collide. A birthday search over
+// 132.9 bits needs about 2^66 Commits per view; at the ~250 µs a Commit costs
+// on one core, that is some 2^54 core-seconds, about 600 million core-years.
+// (The 12-digit code of v1 fell to 2^20 Commits, minutes on a laptop.)
 func (g *Group) SecurityCode() (string, error) {
 	if !g.Active() {
 		return "", fmt.Errorf("%w: removed from the group", ErrNotMember)
 	}
-	b, err := defaultSuite().ExpandWithLabel(g.st.EpochAuthenticator(), securityCodeLabel, nil, 8)
+	b, err := defaultSuite().ExpandWithLabel(g.st.EpochAuthenticator(), securityCodeLabel, nil, SecurityCodeGroups*securityCodeChunk)
 	if err != nil {
 		return "", classify("security code", err)
 	}
-	v := binary.BigEndian.Uint64(b) % 1_000_000_000_000
-	return fmt.Sprintf("%04d %04d %04d", v/100_000_000, v/10_000%10_000, v%10_000), nil
+	defer clear(b)
+	var sb strings.Builder
+	var chunk [8]byte
+	for i := range SecurityCodeGroups {
+		copy(chunk[8-securityCodeChunk:], b[i*securityCodeChunk:(i+1)*securityCodeChunk])
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		fmt.Fprintf(&sb, "%0*d", securityCodeDigits, binary.BigEndian.Uint64(chunk[:])%100_000)
+	}
+	return sb.String(), nil
 }

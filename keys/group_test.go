@@ -207,8 +207,8 @@ func TestGroupLifecycle(t *testing.T) {
 		t.Fatal("security code did not change with every Commit")
 	}
 	for c := range codes {
-		if !regexp.MustCompile(`^[0-9]{4} [0-9]{4} [0-9]{4}$`).MatchString(c) {
-			t.Fatalf("security code %q is not 3 groups of 4 digits", c)
+		if !regexp.MustCompile(`^[0-9]{5}( [0-9]{5}){7}$`).MatchString(c) {
+			t.Fatalf("security code %q is not 8 groups of 5 digits", c)
 		}
 	}
 	if s := fmt.Sprintf("%v %+v %#v", alice.g, alice.g, alice.g); !strings.Contains(s, "keys.Group(epoch") {

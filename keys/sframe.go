@@ -1,7 +1,7 @@
 package keys
 
 import (
-	"encoding/binary"
+	"bytes"
 	"fmt"
 
 	"github.com/tresor-dev/tresor/keys/internal/treemath"
@@ -20,7 +20,8 @@ const sframeExporterLabel = "SFrame 1.0 Base Key"
 
 // SFrameKey is one sender's SFrame key for one epoch: pass KID and BaseKey
 // to the e2ee package (Sender.SetKey for our own, Receiver.Add for every
-// member's). BaseKey is secret.
+// member's). BaseKey is secret; it is the epoch's base_key, the same for
+// every member (RFC 9605 §5.2), and KID makes each sender's key its own.
 type SFrameKey struct {
 	Leaf    uint32
 	KID     uint64
@@ -62,45 +63,36 @@ func KID(leaf uint32, epoch uint64) uint64 {
 	return uint64(leaf)<<SFrameEpochBits | epoch&(1<<SFrameEpochBits-1)
 }
 
-// SFrameKeys derives the SFrame base key of every member for the current
-// epoch (RFC 9605 §5.2):
+// SFrameKeys derives the SFrame keys of every member for the current epoch
+// exactly as RFC 9605 §5.2 specifies:
 //
-//	sframe_epoch_secret = MLS-Exporter("SFrame 1.0 Base Key", "", Nk)
-//	sender_base_key     = HKDF-Expand(sframe_epoch_secret, uint64_be(leaf_index), Nk)
-//	KID                 = (leaf_index << E) | (epoch mod 2^E)
+//	base_key = MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nk)
+//	KID      = (leaf_index << E) | (epoch mod 2^E)      (context 0, E = 8)
 //
-// with Nk = 16, the key size of both the MLS suite's AES-128-GCM and the
-// default SFrame suite AES_128_GCM_SHA256_128, and HKDF-Expand of the MLS
-// suite (SHA-256).
+// with Nk = 16, the key size of the default SFrame suite
+// AES_128_GCM_SHA256_128. Every member gets the same base_key; what separates
+// the senders is the KID, which SFrame's own derivation puts into each
+// sender's key and salt (RFC 9605 §4.4.2: "SFrame 1.0 Secret key " ‖ KID ‖
+// suite). There is no further per-sender step, so any RFC 9605
+// implementation keyed from the same MLS group reads Tresor's media.
 func (g *Group) SFrameKeys() (*EpochKeys, error) {
 	if !g.Active() {
 		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
 	}
-	s := defaultSuite()
-	nk := s.Nk()
-	secret, err := g.st.Export(sframeExporterLabel, nil, uint16(nk))
+	base, err := g.st.Export(sframeExporterLabel, nil, uint16(defaultSuite().Nk()))
 	if err != nil {
 		return nil, classify("sframe keys", err)
 	}
-	defer clear(secret)
+	defer clear(base)
 	epoch := g.Epoch()
 	out := &EpochKeys{Epoch: epoch}
 	own := uint32(g.st.OwnLeaf())
 	g.st.Tree().Members(func(l treemath.LeafIndex, _ *wire.LeafNode) {
-		if err != nil {
-			return
-		}
-		var key []byte
-		key, err = s.Expand(secret, binary.BigEndian.AppendUint64(nil, uint64(l)), nk)
-		k := SFrameKey{Leaf: uint32(l), KID: KID(uint32(l), epoch), BaseKey: key}
+		k := SFrameKey{Leaf: uint32(l), KID: KID(uint32(l), epoch), BaseKey: bytes.Clone(base)}
 		out.Members = append(out.Members, k)
-		if uint32(l) == own {
-			out.Own = SFrameKey{Leaf: k.Leaf, KID: k.KID, BaseKey: append([]byte(nil), key...)}
+		if k.Leaf == own {
+			out.Own = SFrameKey{Leaf: k.Leaf, KID: k.KID, BaseKey: bytes.Clone(base)}
 		}
 	})
-	if err != nil {
-		out.Erase()
-		return nil, classify("sframe keys", err)
-	}
 	return out, nil
 }
