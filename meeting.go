@@ -539,8 +539,8 @@ func (m *Meeting) commitRequested(ev signaling.CommitRequested) {
 	for _, p := range ev.Proposals {
 		switch p.Kind {
 		case signaling.ProposalAdd:
-			who, err := keys.VerifyKeyPackage(p.KeyPackage, time.Now())
-			if err != nil || who.Name != p.Participant {
+			who, err := keys.VerifyKeyPackage(p.KeyPackage, m.kcfg)
+			if err != nil || who.Identity != p.Participant {
 				m.log.Warn("tresor: refused to add an invalid KeyPackage", "participant", p.Participant, "err", err)
 				continue
 			}
@@ -549,7 +549,7 @@ func (m *Meeting) commitRequested(ev signaling.CommitRequested) {
 		case signaling.ProposalRemove:
 			ids = append(ids, p.ID)
 			for _, mem := range members {
-				if mem.Name == p.Participant && mem.Leaf != self && !slices.Contains(removes, mem.Leaf) {
+				if mem.Identity == p.Participant && mem.Leaf != self && !slices.Contains(removes, mem.Leaf) {
 					removes = append(removes, mem.Leaf)
 				}
 			}
@@ -623,7 +623,7 @@ func (m *Meeting) chat(ev signaling.ChatReceived) {
 	if msg.Kind != keys.Application {
 		return
 	}
-	m.events.push(&ChatMessage{From: msg.Sender.Name, Epoch: ev.Epoch, Text: string(msg.Data)})
+	m.events.push(&ChatMessage{From: msg.Sender.Identity, Epoch: ev.Epoch, Text: string(msg.Data)})
 }
 
 // newEpoch installs the keys of the group's current epoch: the sender
@@ -635,7 +635,7 @@ func (m *Meeting) newEpoch() {
 	names := make(map[uint32]string, len(members))
 	newRoster := make(map[uint32]keys.Member, len(members))
 	for _, mem := range members {
-		names[mem.Leaf] = mem.Name
+		names[mem.Leaf] = mem.Identity
 		newRoster[mem.Leaf] = mem
 	}
 	ek, err := m.g.SFrameKeys()
@@ -684,7 +684,7 @@ func (m *Meeting) newEpoch() {
 }
 
 func toMember(k keys.Member) Member {
-	return Member{Identity: k.Name, Leaf: k.Leaf, SignatureKey: slices.Clone(k.SignatureKey)}
+	return Member{Identity: k.Identity, Leaf: k.Leaf, SignatureKey: slices.Clone(k.SignatureKey)}
 }
 
 // recordingState reports a change of the room's recording state.
@@ -725,9 +725,9 @@ func (m *Meeting) checkSync() {
 	var diff []string
 	mls := map[string]bool{}
 	for _, mem := range m.roster {
-		mls[mem.Name] = true
-		if !srv[mem.Name] {
-			diff = append(diff, mem.Name)
+		mls[mem.Identity] = true
+		if !srv[mem.Identity] {
+			diff = append(diff, mem.Identity)
 		}
 	}
 	for name := range srv {

@@ -35,7 +35,7 @@ func TestThreeClientsDecryptEachOther(t *testing.T) {
 	if epoch != 2 {
 		t.Errorf("epoch %d after two joins, want 2", epoch)
 	}
-	if len(code) != 14 {
+	if len(code) != 47 {
 		t.Errorf("security code %q", code)
 	}
 	eventually(t, 15*time.Second, "frames from everyone", func() bool {

@@ -1,17 +1,20 @@
 // Package keys holds Tresor's client identities and MLS group keys (RFC
-// 9420), and exports the per-sender SFrame keys (RFC 9605 §5.2) that encrypt
-// media. It has no network, no pion and no goroutines: it is the part of
+// 9420), and exports the SFrame keys (RFC 9605 §5.2, exactly: one base key
+// per epoch, a KID per sender) that encrypt media. It has no network, no pion and no goroutines: it is the part of
 // Tresor to audit.
 //
 // # Use
 //
-//	id, _ := keys.NewIdentity(nil, "alice")      // once per device; persist id.Marshal()
-//	g, _ := keys.NewGroup(id, nil)               // the first member
+//	id, _ := keys.NewIdentity(nil, "u-42")       // once per device; persist id.Marshal()
+//	// The app's backend vouches for the key (package auth, MintAssertion):
+//	_ = id.SetAssertion(assertion)               // Assertion{Room, Identity, Name, id.PublicKey(), Expiry}
+//	cfg := &keys.Config{Authority: &keys.Authority{Keys: backendKeys, Room: "standup"}}
+//	g, _ := keys.NewGroup(id, cfg)               // the first member
 //
-//	kp, _ := keys.NewKeyPackage(bob, nil)        // a joiner uploads kp.Bytes()
+//	kp, _ := keys.NewKeyPackage(bob, cfg)        // a joiner uploads kp.Bytes()
 //	c, _ := g.CreateCommit([][]byte{kpBytes}, nil) // send c.Message and c.Welcome
 //	_ = g.MergePendingCommit()                   // after the server accepted c
-//	bg, _ := keys.Join(bob, kp, c.Welcome, nil)  // on bob's device
+//	bg, _ := keys.Join(bob, kp, c.Welcome, cfg)  // on bob's device
 //
 //	m, err := g.Process(msg)                     // others' Commits and chat
 //	k, _ := g.SFrameKeys()                       // every epoch: media keys for e2ee
@@ -29,10 +32,37 @@
 // sent as PrivateMessages; Welcomes carry the ratchet_tree extension.
 // Members accept Commits with Add, Update, Remove, PreSharedKey (external
 // PSKs they hold) and GroupContextExtensions proposals, by value or by
-// reference. Not implemented: external commits and external senders,
-// ReInit, branching, X.509 credentials, other cipher suites. The
-// implementation passes the official interoperability vectors of RFC 9420
-// for suite 1 (see keys/testdata and the *_vectors_test.go files).
+// reference; a Commit a member creates covers the proposals it received in
+// the epoch by reference, and application data waits until they are
+// committed (RFC 9420 §12.4, [ErrPendingProposals]). Not implemented:
+// external commits and external senders, ReInit, branching, X.509
+// credentials, other cipher suites. The implementation passes the official
+// interoperability vectors of RFC 9420 for suite 1 (see keys/testdata and
+// the *_vectors_test.go files).
+//
+// # Members are vouched for by the application's backend
+//
+// RFC 9420 §5.3.1 leaves the validation of credentials to the application.
+// Tresor's rule: the backend that admits people to a room (it mints their
+// join tokens) also signs an [Assertion] binding a participant's identity,
+// display name and MLS signature key to the room. The participant's basic
+// credential carries the assertion (its identity field, see [Assertion]
+// for the format). A client configured with the backend's public keys
+// ([Config.Authority]) checks, before anything changes:
+//
+//   - in [VerifyKeyPackage] and before [Group.CreateCommit] adds a
+//     KeyPackage: the assertion verifies under a backend key, names this
+//     room and the leaf's own signature key, and has not expired;
+//   - in [Group.Process]: the same for every leaf a Commit adds, and an
+//     updated leaf keeps its identity;
+//   - in [Join]: every leaf of the tree (expiry aside: members already in
+//     the group were checked when they entered).
+//
+// Whatever the configuration, no two leaves of a group name the same
+// identity: a Commit that adds a second leaf for a present identity is
+// refused, unless the same Commit removes the old one (a rejoin). Without
+// an Authority names are self-chosen and [Member.Verified] is false: the
+// application must show that the roster is unverified.
 //
 // # What keys protects against
 //
@@ -48,8 +78,11 @@
 //     replayed or out-of-epoch messages are rejected and change nothing.
 //   - Membership: a member is added only by a Commit every member processes,
 //     so the roster ([Group.Members]) and the security code change for
-//     everyone. A server that gives two members different views makes
-//     their security codes differ.
+//     everyone; with an Authority, only members the backend vouched for,
+//     and never a second leaf under a present member's identity. A server
+//     that gives two members different views makes their security codes
+//     differ, and the 40-digit code (≈133 bits) cannot be ground to a
+//     collision even with a colluding member (see [Group.SecurityCode]).
 //   - Forward secrecy and post-compromise security: each epoch's secrets
 //     are zeroed when the next epoch starts; a removed member cannot derive
 //     later epochs, and a new member cannot derive earlier ones; every
@@ -60,9 +93,11 @@
 //   - Metadata: the server sees the group ID, epochs, message sizes and
 //     timing, who uploads KeyPackages and when, and the SFrame KIDs (which
 //     encode leaf indices and epochs).
-//   - Names: a basic credential's name is whatever the client chose. keys
-//     authenticates keys, not people; comparing the security code out of
-//     band is what ties the roster to the people in the room.
+//   - Names without an Authority: a plain credential's name is whatever
+//     the client chose. With one, the backend is trusted for identity (as
+//     every conferencing system's account service is): it can vouch for
+//     anyone. Comparing the security code out of band is what ties the
+//     roster to the people in the room.
 //   - Denial of service: the server can drop, delay or reorder messages,
 //     or refuse Commits.
 //   - A malicious or compromised member, or a compromised device: it can

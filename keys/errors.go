@@ -43,6 +43,10 @@ var (
 	// ErrPendingCommit: CreateCommit while a Commit is pending, or
 	// MergePendingCommit with none pending.
 	ErrPendingCommit = errors.New("keys: pending commit")
+	// ErrPendingProposals: Seal while proposals received in this epoch
+	// are not committed yet. RFC 9420 §12.4 requires a Commit first:
+	// create one (it covers them), and seal once it is merged.
+	ErrPendingProposals = errors.New("keys: proposals to commit first")
 )
 
 // classify maps an error of the internal packages to the exported sentinel
@@ -61,6 +65,8 @@ func classify(step string, err error) error {
 		sentinel = ErrNotMember
 	case errors.Is(err, group.ErrPendingCommit):
 		sentinel = ErrPendingCommit
+	case errors.Is(err, group.ErrPendingProposals):
+		sentinel = ErrPendingProposals
 	case errors.Is(err, group.ErrUnsupported), errors.Is(err, suite.ErrUnsupported):
 		sentinel = ErrUnsupported
 	case errors.Is(err, codec.ErrMalformed):

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/tresor-dev/tresor/keys/internal/codec"
 )
 
 // FuzzProcess feeds arbitrary bytes to a member of a three-member group,
@@ -109,8 +111,41 @@ func FuzzVerifyKeyPackage(f *testing.F) {
 	f.Add(kp.Bytes())
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := VerifyKeyPackage(data, now); err != nil && !typed(err) {
+		if _, err := VerifyKeyPackage(data, &Config{Now: func() time.Time { return now }}); err != nil && !typed(err) {
 			t.Fatalf("untyped error: %v", err)
+		}
+	})
+}
+
+// FuzzParseAssertion: any input either fails with a typed error or decodes
+// to an assertion whose re-encoding is exactly the input (one encoding per
+// assertion).
+func FuzzParseAssertion(f *testing.F) {
+	b := newBackend(f)
+	id := b.vouch(f, "seed")
+	f.Add(id.assertion)
+	f.Add([]byte(assertionLabel))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, tbs, sig, err := parseAssertion(data)
+		if err != nil {
+			if !typed(err) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			return
+		}
+		re, err := a.tbs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out codec.Builder
+		out.Raw(re)
+		out.Opaque(sig)
+		enc, err := out.Bytes()
+		if err != nil || !bytes.Equal(re, tbs) || !bytes.Equal(enc, data) {
+			t.Fatalf("re-encoding differs (%v)", err)
+		}
+		if _, err := b.auth.Verify(data, time.Time{}); err == nil && !bytes.Equal(data, id.assertion) {
+			t.Fatal("a mutated assertion verifies")
 		}
 	})
 }

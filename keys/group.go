@@ -27,6 +27,16 @@ type Config struct {
 	// Logger receives one Debug record per rejected message (its error
 	// class and epoch, never a secret); nil discards.
 	Logger *slog.Logger
+	// Authority is the application backend that vouches for members. When
+	// set, every leaf must carry the backend's [Assertion] for this room
+	// and its own signature key: [Join], [Group.Process] and
+	// [Group.CreateCommit] refuse any other (RFC 9420 §5.3.1 leaves
+	// credential validation to the application), and this client's own
+	// [Identity] needs one too ([Identity.SetAssertion]). When nil, names
+	// are self-chosen and no member is [Member.Verified]: the client must
+	// say so to its user. Either way a group never holds two leaves of
+	// one identity.
+	Authority *Authority
 }
 
 func (c *Config) orDefault() *Config {
@@ -52,8 +62,21 @@ func (c *Config) logger() *slog.Logger {
 	return c.Logger
 }
 
+func (c *Config) policy() credentialPolicy { return credentialPolicy{auth: c.Authority, now: c.now} }
+
 func (c *Config) internal() group.Config {
-	return group.Config{Rand: c.Rand, Now: c.Now}
+	return group.Config{Rand: c.Rand, Now: c.Now, Credentials: c.policy()}
+}
+
+// checkOwn checks that this client's own credential passes the group's
+// policy, so that a client without the assertion an Authority requires
+// fails at once instead of being refused by every member.
+func (c *Config) checkOwn(id *Identity) error {
+	cred := id.credential()
+	if _, err := c.policy().Validate(&cred, id.key.Public(), true); err != nil {
+		return fmt.Errorf("keys: own credential: %w", err)
+	}
+	return nil
 }
 
 // A Group is one member's state of an MLS group (RFC 9420): the ratchet
@@ -88,6 +111,9 @@ func NewGroup(id *Identity, cfg *Config) (*Group, error) {
 		return nil, errNilIdentity
 	}
 	c := cfg.orDefault()
+	if err := c.checkOwn(id); err != nil {
+		return nil, err
+	}
 	gid := make([]byte, 32)
 	if _, err := io.ReadFull(c.rand(), gid); err != nil {
 		return nil, fmt.Errorf("keys: group ID: %w", err)
@@ -149,9 +175,9 @@ func (g *Group) Active() bool { return !g.st.Removed() }
 func (g *Group) Self() Member {
 	l := g.st.OwnLeaf()
 	if ln := g.st.Tree().Leaf(l); ln != nil {
-		return memberOf(uint32(l), ln)
+		return g.cfg.policy().member(uint32(l), ln)
 	}
-	return Member{Leaf: uint32(l), Name: g.id.name, SignatureKey: g.id.PublicKey()}
+	return Member{Leaf: uint32(l), Identity: g.id.name, Name: g.id.name, SignatureKey: g.id.PublicKey()}
 }
 
 // Members returns the members of the current epoch in leaf order: the MLS
@@ -159,14 +185,14 @@ func (g *Group) Self() Member {
 func (g *Group) Members() []Member {
 	var out []Member
 	g.st.Tree().Members(func(l treemath.LeafIndex, ln *wire.LeafNode) {
-		out = append(out, memberOf(uint32(l), ln))
+		out = append(out, g.cfg.policy().member(uint32(l), ln))
 	})
 	return out
 }
 
 func (g *Group) member(l uint32) Member {
 	if ln := g.st.Tree().Leaf(treemath.LeafIndex(l)); ln != nil {
-		return memberOf(l, ln)
+		return g.cfg.policy().member(l, ln)
 	}
 	return Member{Leaf: l}
 }
@@ -295,11 +321,11 @@ func (g *Group) process(msg []byte) (*Message, error) {
 	}
 	out := &Message{Kind: MessageKind(p.Kind), Data: p.Data}
 	if ln := before.Leaf(p.Sender); ln != nil {
-		out.Sender = memberOf(uint32(p.Sender), ln)
+		out.Sender = g.cfg.policy().member(uint32(p.Sender), ln)
 	}
 	for _, l := range p.Removed {
 		if ln := before.Leaf(l); ln != nil {
-			out.Removed = append(out.Removed, memberOf(uint32(l), ln))
+			out.Removed = append(out.Removed, g.cfg.policy().member(uint32(l), ln))
 		}
 	}
 	for _, l := range p.Added {

@@ -143,7 +143,7 @@ func TestGroupLifecycle(t *testing.T) {
 	// Dave joins through Carol.
 	dave := &member{id: newIdentity(t, "dave")}
 	kp := keyPackage(t, dave.id)
-	if m, err := VerifyKeyPackage(kp.Bytes(), time.Now()); err != nil || m.Name != "dave" {
+	if m, err := VerifyKeyPackage(kp.Bytes(), nil); err != nil || m.Name != "dave" {
 		t.Fatalf("VerifyKeyPackage: %v", err)
 	}
 	c, err := carol.g.CreateCommit([][]byte{kp.Bytes()}, nil)
@@ -390,15 +390,15 @@ func TestIdentityEncoding(t *testing.T) {
 func TestVerifyKeyPackage(t *testing.T) {
 	id := newIdentity(t, "erin")
 	kp := keyPackage(t, id)
-	if _, err := VerifyKeyPackage(kp.Bytes(), time.Now().Add(48*time.Hour)); !errors.Is(err, ErrInvalid) {
+	if _, err := VerifyKeyPackage(kp.Bytes(), &Config{Now: func() time.Time { return time.Now().Add(48 * time.Hour) }}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("expired KeyPackage: %v", err)
 	}
 	b := kp.Bytes()
 	b[len(b)-1] ^= 1 // the signature
-	if _, err := VerifyKeyPackage(b, time.Now()); !errors.Is(err, ErrAuthentication) {
+	if _, err := VerifyKeyPackage(b, nil); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("forged KeyPackage: %v", err)
 	}
-	if _, err := VerifyKeyPackage(b[:10], time.Now()); !errors.Is(err, ErrMalformed) {
+	if _, err := VerifyKeyPackage(b[:10], nil); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("truncated KeyPackage: %v", err)
 	}
 	// An expired KeyPackage cannot be added.

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tresor-dev/tresor/keys/internal/codec"
 	"github.com/tresor-dev/tresor/keys/internal/suite"
@@ -45,9 +45,10 @@ const MaxNameLength = 256
 // business: keys authenticates keys, not names, which is what the security
 // code is for.
 type Identity struct {
-	_    [0]func() // not comparable
-	name string
-	key  *suite.SignaturePrivateKey
+	_         [0]func() // not comparable
+	name      string
+	key       *suite.SignaturePrivateKey
+	assertion []byte // the backend's Assertion for key, or nil
 }
 
 // NewIdentity creates an identity called name with a fresh Ed25519 key,
@@ -61,13 +62,6 @@ func NewIdentity(rand io.Reader, name string) (*Identity, error) {
 		return nil, fmt.Errorf("keys: new identity: %w", err)
 	}
 	return &Identity{name: name, key: key}, nil
-}
-
-func checkName(name string) error {
-	if name == "" || len(name) > MaxNameLength || !utf8.ValidString(name) {
-		return fmt.Errorf("%w: identity name must be 1 to %d bytes of UTF-8", ErrInvalid, MaxNameLength)
-	}
-	return nil
 }
 
 func randOr(r io.Reader) io.Reader {
@@ -96,8 +90,33 @@ func (id *Identity) String() string {
 // Format prints [Identity.String] for every verb.
 func (id *Identity) Format(f fmt.State, _ rune) { io.WriteString(f, id.String()) }
 
-// credential returns the identity's basic credential (RFC 9420 §5.3).
+// SetAssertion attaches the backend's [Assertion] for this identity: from
+// then on its credential (in new KeyPackages and groups) carries the
+// assertion instead of the bare name, so that members who know the backend's
+// keys ([Config.Authority]) accept it. The assertion must name this
+// identity's name and public key; its signature is checked by the members
+// (and by [Authority.Verify], which the caller may run first).
+func (id *Identity) SetAssertion(assertion []byte) error {
+	a, err := ParseAssertion(assertion)
+	if err != nil {
+		return fmt.Errorf("keys: set assertion: %w", err)
+	}
+	if a.Identity != id.name {
+		return fmt.Errorf("%w: assertion for identity %q, not %q", ErrInvalid, a.Identity, id.name)
+	}
+	if !bytes.Equal(a.SignatureKey, id.key.Public()) {
+		return fmt.Errorf("%w: assertion for another signature key", ErrInvalid)
+	}
+	id.assertion = bytes.Clone(assertion)
+	return nil
+}
+
+// credential returns the identity's basic credential (RFC 9420 §5.3): the
+// assertion when it has one, else its name.
 func (id *Identity) credential() wire.Credential {
+	if id.assertion != nil {
+		return wire.Credential{Type: wire.CredentialBasic, Identity: bytes.Clone(id.assertion)}
+	}
 	return wire.Credential{Type: wire.CredentialBasic, Identity: []byte(id.name)}
 }
 

@@ -36,6 +36,9 @@ func NewKeyPackage(id *Identity, cfg *Config) (*KeyPackage, error) {
 		return nil, errNilIdentity
 	}
 	c := cfg.orDefault()
+	if err := c.checkOwn(id); err != nil {
+		return nil, err
+	}
 	now := c.now()
 	lifetime := c.KeyPackageLifetime
 	if lifetime <= 0 {
@@ -72,30 +75,43 @@ type Member struct {
 	// Leaf is the member's leaf index in the ratchet tree (RFC 9420
 	// §4.1), which names it in Remove proposals and SFrame KIDs.
 	Leaf uint32
-	// Name is the identity name of the member's basic credential.
+	// Identity is the identity the member's credential names: the
+	// backend-vouched identity of its [Assertion], or, in a group without
+	// an [Authority], the name it chose. No two members of a group share
+	// one.
+	Identity string
+	// Name is the display name: the assertion's, or Identity.
 	Name string
+	// Verified says the backend vouched for the member: its credential's
+	// assertion was checked against [Config.Authority] when it entered
+	// the group. Without an Authority no member is verified, and names
+	// are whatever the clients (or the server) chose.
+	Verified bool
 	// SignatureKey is the member's Ed25519 public key.
 	SignatureKey []byte
 }
 
-func memberOf(l uint32, ln *wire.LeafNode) Member {
-	return Member{Leaf: l, Name: string(ln.Credential.Identity), SignatureKey: bytes.Clone(ln.SignatureKey)}
-}
-
 // VerifyKeyPackage decodes a KeyPackage received from the delivery service
 // and runs the checks of RFC 9420 §10.1 that need no group: version and
-// cipher suite, both signatures, lifetime at now, capabilities, distinct init
-// and encryption keys. It returns the client it names (with Leaf 0). A
-// Commit that adds it runs the remaining checks against the group's tree.
-func VerifyKeyPackage(msg []byte, now time.Time) (Member, error) {
+// cipher suite, both signatures, lifetime at cfg's now, capabilities,
+// distinct init and encryption keys, and the credential against
+// cfg.Authority (when set, the backend must vouch for it in this room). It
+// returns the client it names (with Leaf 0). A Commit that adds it runs the
+// remaining checks against the group's tree. cfg may be nil.
+func VerifyKeyPackage(msg []byte, cfg *Config) (Member, error) {
+	c := cfg.orDefault()
 	kp, err := decodeKeyPackage(msg)
 	if err != nil {
 		return Member{}, err
 	}
-	if err := group.ValidateKeyPackage(defaultSuite(), kp, now); err != nil {
+	if err := group.ValidateKeyPackage(defaultSuite(), kp, c.now()); err != nil {
 		return Member{}, classify("verify KeyPackage", err)
 	}
-	return memberOf(0, &kp.LeafNode), nil
+	p := c.policy()
+	if _, err := p.Validate(&kp.LeafNode.Credential, kp.LeafNode.SignatureKey, true); err != nil {
+		return Member{}, fmt.Errorf("keys: verify KeyPackage: %w", err)
+	}
+	return p.member(0, &kp.LeafNode), nil
 }
 
 func decodeKeyPackage(msg []byte) (*wire.KeyPackage, error) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"syscall/js"
-	"time"
 
 	"github.com/tresor-dev/tresor/keys"
 )
@@ -142,7 +141,7 @@ func exportMLS(api js.Value) {
 		if err != nil {
 			return nil, err
 		}
-		mb, err := keys.VerifyKeyPackage(msg, time.Now())
+		mb, err := keys.VerifyKeyPackage(msg, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +203,9 @@ func (m *mls) keyPackageHandle(kp *keys.KeyPackage) js.Value {
 func memberValue(mb keys.Member) js.Value {
 	o := newObject()
 	o.Set("leaf", float64(mb.Leaf))
-	o.Set("name", mb.Name)
+	o.Set("name", mb.Identity)
+	o.Set("displayName", mb.Name)
+	o.Set("verified", mb.Verified)
 	o.Set("signatureKey", bytesValue(mb.SignatureKey))
 	return o
 }

@@ -90,17 +90,30 @@ func (s *State) CreateCommit(adds []*wire.KeyPackage, removes []treemath.LeafInd
 			Proposal: &wire.Proposal{Type: wire.ProposalAdd, Add: &wire.Add{KeyPackage: *kp}}})
 	}
 	me := wire.Sender{Type: wire.SenderMember, LeafIndex: uint32(s.own)}
-	props, err := s.resolveProposals(me, commit.Proposals)
-	if err != nil {
-		return nil, err
+	// RFC 9420 §12.4: the committer SHOULD include every valid proposal
+	// it received in the epoch, by reference. If they do not make a valid
+	// list together with this Commit's own proposals (a member's proposal
+	// may be invalid, or clash with them), the Commit goes without them:
+	// any Commit ends the epoch, and with it the duty to commit them
+	// before sending application data.
+	own := commit.Proposals
+	for _, c := range s.proposals {
+		commit.Proposals = append(commit.Proposals, wire.ProposalOrRef{Type: wire.ProposalOrRefReference, Reference: c.ref})
 	}
-	a, err := s.applyProposals(s.own, props)
+	a, err := s.resolveAndApply(me, commit.Proposals)
+	if err != nil && len(s.proposals) > 0 {
+		commit.Proposals = own
+		a, err = s.resolveAndApply(me, commit.Proposals)
+	}
 	if err != nil {
 		return nil, err
 	}
 	excluded := make([]treemath.LeafIndex, len(a.added))
 	for i, m := range a.added {
 		excluded[i] = m.leaf
+	}
+	if err := s.cfg.checkMembers(s.tree, a.tree, excluded); err != nil {
+		return nil, err
 	}
 
 	// UpdatePath (§7.5, §12.4.2): new leaf and path secrets, encrypted
@@ -422,6 +435,12 @@ func (s *State) processCommit(u *framing.Unprotected) (*Processed, error) {
 		pr = &pathResult{committer: committer}
 	}
 	defer clear(pr.commitSecret)
+	// The application's rules for the new members and the committer's
+	// new leaf, before anything changes (RFC 9420 §5.3.1).
+	if err := s.cfg.checkMembers(s.tree, a.tree, out.Added); err != nil {
+		pr.erase()
+		return nil, err
+	}
 	if removed {
 		// We cannot follow the group into the new epoch (the path secrets
 		// are encrypted to the tree without our leaf), so we accept the
@@ -453,11 +472,26 @@ func (s *State) processCommit(u *framing.Unprotected) (*Processed, error) {
 	return out, nil
 }
 
+// resolveAndApply resolves a Commit's proposal list and applies it to a
+// copy of the tree.
+func (s *State) resolveAndApply(committer wire.Sender, list []wire.ProposalOrRef) (*applied, error) {
+	props, err := s.resolveProposals(committer, list)
+	if err != nil {
+		return nil, err
+	}
+	return s.applyProposals(treemath.LeafIndex(committer.LeafIndex), props)
+}
+
 // Seal encrypts application data as a PrivateMessage of the current epoch
-// (RFC 9420 §6.3), signed by this member.
+// (RFC 9420 §6.3), signed by this member. It refuses while proposals
+// received in this epoch wait for a Commit (RFC 9420 §12.4: a member "MUST
+// send a Commit message before sending application data").
 func (s *State) Seal(data, authenticatedData []byte) ([]byte, error) {
 	if s.removed {
 		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+	}
+	if len(s.proposals) > 0 {
+		return nil, fmt.Errorf("%w: %d received", ErrPendingProposals, len(s.proposals))
 	}
 	if authenticatedData == nil {
 		authenticatedData = []byte{}

@@ -22,4 +22,9 @@ var (
 	// ErrPendingCommit means an operation that needs no pending Commit
 	// while one is pending, or the reverse.
 	ErrPendingCommit = errors.New("mls group: pending commit")
+	// ErrPendingProposals means application data while proposals
+	// received in this epoch are not yet committed (RFC 9420 §12.4: such a
+	// member "MUST send a Commit message before sending application
+	// data").
+	ErrPendingProposals = errors.New("mls group: proposals to commit first")
 )

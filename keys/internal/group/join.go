@@ -87,6 +87,9 @@ func Join(s *suite.Suite, cfg Config, sig *suite.SignaturePrivateKey, kp *wire.K
 	if err := t.Validate(gc.GroupID, required); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := cfg.checkMembers(nil, t, nil); err != nil {
+		return nil, err
+	}
 	th, err := t.TreeHash()
 	if err != nil {
 		return nil, fmt.Errorf("mls group: tree hash: %w", err)

@@ -41,6 +41,10 @@ type Config struct {
 	// §8.6) the member keeps, so that a Commit can inject one. Zero keeps
 	// none: every epoch secret is erased when the epoch ends.
 	ResumptionPSKs int
+	// Credentials validates the credentials of leaves entering or
+	// changing in the tree, and keeps identities unique; nil checks
+	// nothing beyond RFC 9420's own rules.
+	Credentials CredentialPolicy
 }
 
 func (c *Config) rand() io.Reader {
