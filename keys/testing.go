@@ -3,9 +3,15 @@ package keys
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/tresor-dev/tresor/internal/testonly"
 )
 
-// TestingOnlyEpochSecrets returns copies of the secrets of the Group's
+func init() {
+	testonly.EpochSecrets = func(g any) map[string][]byte { return g.(*Group).testingOnlyEpochSecrets() }
+}
+
+// testingOnlyEpochSecrets returns copies of the secrets of the Group's
 // current epoch (RFC 9420 §8), by their names in §8's table:
 // "sender_data_secret", "exporter_secret", "external_secret",
 // "confirmation_key", "membership_key", "resumption_psk",
@@ -19,8 +25,9 @@ import (
 // up, and encryption_secret once the secret tree is built.
 //
 // It exists so that tests can look for these secrets in what an untrusted
-// server saw. It returns secrets: never call it outside tests.
-func (g *Group) TestingOnlyEpochSecrets() map[string][]byte {
+// server saw: they reach it through internal/testonly.EpochSecrets, which no
+// other module can import. It returns secrets: never call it outside tests.
+func (g *Group) testingOnlyEpochSecrets() map[string][]byte {
 	if !g.Active() {
 		return nil
 	}

@@ -9,7 +9,7 @@ import (
 // member keeps, at least 16 bytes, not all zero, and no two equal.
 func epochSecrets(t *testing.T, g *Group) map[string][]byte {
 	t.Helper()
-	s := g.TestingOnlyEpochSecrets()
+	s := g.testingOnlyEpochSecrets()
 	want := []string{"sender_data_secret", "exporter_secret", "external_secret", "confirmation_key",
 		"membership_key", "resumption_psk", "epoch_authenticator", "init_secret", "sframe_exporter_output"}
 	if len(s) != len(want) {
@@ -46,7 +46,7 @@ func TestTestingOnlyEpochSecrets(t *testing.T) {
 	}
 	// They are copies: scribbling on them changes nothing in the Group.
 	clear(a0["exporter_secret"])
-	if again := alice.g.TestingOnlyEpochSecrets(); isZero(again["exporter_secret"]) {
+	if again := alice.g.testingOnlyEpochSecrets(); isZero(again["exporter_secret"]) {
 		t.Fatal("the hook returned a live buffer")
 	}
 
@@ -77,7 +77,7 @@ func TestTestingOnlyEpochSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustProcess(t, bob.g, c.Message)
-	if s := bob.g.TestingOnlyEpochSecrets(); s != nil {
+	if s := bob.g.testingOnlyEpochSecrets(); s != nil {
 		t.Fatalf("removed member returns %d secrets", len(s))
 	}
 	epochSecrets(t, alice.g)
