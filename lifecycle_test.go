@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/e2ee"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
@@ -239,7 +240,7 @@ func TestJoinErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := signaling.MintToken(otherKey, signaling.Claims{Room: e.room, Identity: "eve", Role: signaling.RoleHost, Expiry: time.Now().Add(time.Hour)})
+	forged, err := auth.MintToken(otherKey, auth.Claims{Room: e.room, Identity: "eve", Role: signaling.RoleHost, Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

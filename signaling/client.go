@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/coder/websocket"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Option configures [Dial].
@@ -83,7 +85,7 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Client, erro
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	if o.room == "" {
-		o.room = peekTokenRoom(token)
+		o.room = auth.UnverifiedRoom(token)
 	}
 	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: o.http, HTTPHeader: o.header})
 	if err != nil {

@@ -40,7 +40,7 @@ func (r *room) consentLocked(p *participant, granted bool, fx *effects) *Error {
 
 // startRecordingLocked requests a recording made by actor.
 func (r *room) startRecordingLocked(actor *participant) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may record")
 	}
 	if r.rec.Requested && r.rec.Recorder != actor.identity {
@@ -54,7 +54,7 @@ func (r *room) startRecordingLocked(actor *participant) *Error {
 
 // stopRecordingLocked stops a recording; the recorder or a moderator may.
 func (r *room) stopRecordingLocked(actor *participant) *Error {
-	if !actor.role.moderator() && actor.identity != r.rec.Recorder {
+	if !moderator(actor.role) && actor.identity != r.rec.Recorder {
 		return errorf(CodeForbidden, "only hosts, cohosts and the recorder may stop recording")
 	}
 	r.rec = Recording{}

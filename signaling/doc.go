@@ -10,11 +10,14 @@
 // Meeting controls:
 //
 //   - Join tokens: the app's backend signs the room, identity, display name,
-//     role and expiry with Ed25519 ([MintToken]); the server verifies them
-//     ([VerifyToken]) against [Config].TokenKeys.
-//   - Passcodes are stored only as argon2id hashes ([HashPasscode]), compared
-//     in constant time, never logged, refused in URLs, and failed attempts
-//     are rate-limited per room and per remote address.
+//     role and expiry with Ed25519 ([auth.MintToken]); the server verifies
+//     them against [Config].TokenKeys. Token minting and passcode hashing
+//     live in package auth, so that a backend needs neither this package
+//     nor its WebSocket and Prometheus dependencies.
+//   - Passcodes are stored only as argon2id hashes ([auth.HashPasscode]),
+//     compared in constant time, never logged, refused in URLs; failed
+//     attempts are rate-limited per source (room and address, room and
+//     identity), so that one attacker cannot lock others out of a room.
 //   - A waiting room holds joiners, who see nothing of the meeting, until a
 //     host or cohost admits or denies them.
 //   - Hosts and cohosts remove participants, ask them to mute, stop their

@@ -3,6 +3,9 @@ package signaling
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Code is a machine-readable error code carried in "error" messages and in
@@ -69,6 +72,19 @@ var (
 	// ErrClosed: the connection is closed.
 	ErrClosed = errors.New("signaling: connection closed")
 )
+
+// tokenError maps a join token refused by [auth.VerifyToken] to its error
+// code. The message says why, never what the token was.
+func tokenError(err error) *Error {
+	if errors.Is(err, auth.ErrTokenExpired) {
+		return errorf(CodeTokenExpired, "token expired")
+	}
+	msg := "token rejected"
+	if why, ok := strings.CutPrefix(err.Error(), auth.ErrInvalidToken.Error()+": "); ok {
+		msg = why
+	}
+	return errorf(CodeInvalidToken, "%s", msg)
+}
 
 func errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

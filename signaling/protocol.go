@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Version is the protocol version carried in every message's "v" field.
@@ -57,14 +59,14 @@ const (
 	typeWelcome       = "welcome"
 )
 
-// Field limits. Identities and names come from signed tokens, but are still
-// bounded so that a roster cannot grow without limit.
+// Field limits. Identities, names, rooms, tokens and passcodes follow the
+// join token's limits (package auth); the rest bound what a message may
+// ask of the server.
 const (
-	maxIdentityLen = 128
-	maxNameLen     = 128
-	maxRoomLen     = 128
-	maxTokenLen    = 2048
-	maxPasscodeLen = 128
+	maxIdentityLen = auth.MaxIdentityLen
+	maxRoomLen     = auth.MaxRoomLen
+	maxTokenLen    = auth.MaxTokenLen
+	maxPasscodeLen = auth.MaxPasscodeLen
 	maxProposals   = 1024
 	maxSDPLen      = 64 << 10
 	maxCandLen     = 1024
@@ -113,7 +115,8 @@ type message struct {
 }
 
 // Role is what a participant may do in a meeting. It is set by the app's
-// backend in the join token (see [Claims]).
+// backend in the join token ([auth.Claims]); it is the auth package's type,
+// so that a backend minting tokens needs only auth.
 //
 //	action                                host  cohost  participant
 //	admit, deny a waiting joiner           ✓      ✓
@@ -124,21 +127,17 @@ type message struct {
 //	end the meeting                        ✓
 //	start / stop recording                 ✓      ✓      (stop: the recorder too)
 //	consent / withdraw, chat, MLS, media   ✓      ✓      ✓
-type Role string
+type Role = auth.Role
 
 // The roles. See [Role] for what each may do.
 const (
-	RoleHost        Role = "host"
-	RoleCohost      Role = "cohost"
-	RoleParticipant Role = "participant"
+	RoleHost        = auth.RoleHost
+	RoleCohost      = auth.RoleCohost
+	RoleParticipant = auth.RoleParticipant
 )
 
-func (r Role) valid() bool {
-	return r == RoleHost || r == RoleCohost || r == RoleParticipant
-}
-
 // moderator reports whether r may run host actions.
-func (r Role) moderator() bool { return r == RoleHost || r == RoleCohost }
+func moderator(r Role) bool { return r == RoleHost || r == RoleCohost }
 
 // Source is a kind of media a participant publishes; publish permissions are
 // per source.
@@ -346,17 +345,7 @@ func encodeMessage(m *message) ([]byte, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-func validIdentity(s string) bool {
-	if s == "" || len(s) > maxIdentityLen || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+func validIdentity(s string) bool { return auth.ValidIdentity(s) }
 
 // validate checks that a client→server message carries the fields its type
 // needs, within limits. Unknown types are an error.
@@ -411,7 +400,7 @@ func (m *message) validate() error {
 			return fmt.Errorf("pre_allow: too many roles")
 		}
 		for _, r := range m.Roles {
-			if !r.valid() {
+			if !r.Valid() {
 				return fmt.Errorf("pre_allow: unknown role %q", r)
 			}
 		}

@@ -43,7 +43,7 @@ func (r *room) tryAdmitLocked(p *participant, id uint64, fx *effects) bool {
 // admitLocked lets a waiting participant in (once it has consented, if a
 // recording is running).
 func (r *room) admitLocked(actor *participant, identity string, fx *effects) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may admit")
 	}
 	t := r.findWaiting(identity)
@@ -60,7 +60,7 @@ func (r *room) admitLocked(actor *participant, identity string, fx *effects) *Er
 
 // denyLocked turns a waiting participant away and closes its connection.
 func (r *room) denyLocked(actor *participant, identity string, fx *effects) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may deny")
 	}
 	t := r.findWaiting(identity)
@@ -92,7 +92,7 @@ func (r *room) notifyWaitingLocked() {
 // preAllowLocked sets which roles skip the waiting room from now on (hosts
 // always do) and admits the waiting participants of those roles.
 func (r *room) preAllowLocked(actor *participant, roles []Role, fx *effects) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may pre-allow roles")
 	}
 	r.allowed = map[Role]bool{RoleHost: true}
