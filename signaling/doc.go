@@ -23,8 +23,11 @@
 //   - Hosts and cohosts remove participants, ask them to mute, stop their
 //     tracks, allow or forbid publishing per source (the SFU enforces it
 //     through [MediaSession]), lock the meeting; a host ends it. See [Role].
-//   - Recording needs everyone's consent, and anyone withdrawing stops it
-//     (consent.go). Recording happens on a participant's machine.
+//   - Recording needs everyone's consent to that one recording (each
+//     request is a new recording with a random ID; consent names it and is
+//     never carried over to the next), and any admitted participant
+//     withdrawing stops it (consent.go). Recording happens on a
+//     participant's machine.
 //
 // The MLS delivery service (delivery.go; RFC 9420 §16, RFC 9750 §5) orders
 // handshake messages it cannot read: it collects KeyPackages, asks one

@@ -33,7 +33,7 @@ const (
 	CodeNotAdmitted        Code = "not_admitted"        // still in the waiting room
 	CodeNotFound           Code = "not_found"           // no such participant
 	CodeNotMember          Code = "not_member"          // not an MLS group member
-	CodeConflict           Code = "conflict"            // another Commit won this epoch: process it, retry
+	CodeConflict           Code = "conflict"            // another Commit won this epoch (process it, retry), or the recording consented to is not the current one
 	CodeReplaced           Code = "replaced"            // the same identity joined again elsewhere
 	CodeMediaUnavailable   Code = "media_unavailable"   // the server runs without media
 	CodeInternal           Code = "internal"            // server fault
@@ -66,6 +66,8 @@ func (e *Error) Is(target error) bool {
 var (
 	// ErrConflict: another Commit was accepted for this epoch. Process it
 	// (it arrives as a [CommitReceived] event) and build a new Commit.
+	// From [Client.Consent]: the recording is no longer the current one
+	// (a new one asks again).
 	ErrConflict = &Error{Code: CodeConflict}
 	// ErrForbidden: the caller's role may not perform the action.
 	ErrForbidden = &Error{Code: CodeForbidden}

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -18,7 +19,10 @@ var seedMessages = []string{
 	`{"v":1,"type":"lock","id":9,"locked":true}`,
 	`{"v":1,"type":"end","id":10}`,
 	`{"v":1,"type":"pre_allow","id":19,"roles":["cohost","participant"]}`,
-	`{"v":1,"type":"consent","id":11,"granted":true}`,
+	`{"v":1,"type":"consent","id":11,"granted":true,"recording":"0123456789abcdef0123456789abcdef"}`,
+	`{"v":1,"type":"consent","id":21,"granted":false}`,
+	`{"v":1,"type":"waiting","reason":"consent","recording":{"id":"0123456789abcdef0123456789abcdef","requested":true,"active":true,"recorder":"h","asked_at":1767225600000}}`,
+	`{"v":1,"type":"ok","id":12,"recording":{"id":"0123456789abcdef0123456789abcdef","requested":true,"recorder":"h","asked_at":1}}`,
 	`{"v":1,"type":"start_recording","id":12}`,
 	`{"v":1,"type":"stop_recording","id":13}`,
 	`{"v":1,"type":"chat","id":14,"epoch":3,"data":"AAECAw=="}`,
@@ -39,6 +43,9 @@ func FuzzDecodeMessage(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Add([]byte(`{"v":1,"type":"chat","epoch":-1}`))
+	f.Add([]byte(`{"v":1,"type":"consent","granted":true,"recording":{"id":"0123456789abcdef0123456789abcdef"}}`))
+	f.Add([]byte(`{"v":1,"type":"consent","granted":true,"recording":7}`))
+	f.Add([]byte(`{"v":1,"type":"consent","granted":true,"recording":null}`))
 	f.Add([]byte(`{"v":1,"type":"commit","epoch":18446744073709551616}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := decodeMessage(data)
@@ -66,6 +73,37 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		if _, ok := toEvent(m2); ok && m2.Type == "" {
 			t.Fatal("event without type")
+		}
+	})
+}
+
+// FuzzRecordingField checks the "recording" field, a string (an id) or an
+// object (a state): decoding never panics, a decoded field re-encodes to
+// the same field, and only well-formed ids are accepted in a consent.
+func FuzzRecordingField(f *testing.F) {
+	f.Add([]byte(`"0123456789abcdef0123456789abcdef"`))
+	f.Add([]byte(`{"id":"0123456789abcdef0123456789abcdef","requested":true,"asked_at":5}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`"\u0030123456789abcdef0123456789abcdef"`))
+	f.Add([]byte(`[1]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r recordingField
+		if err := r.UnmarshalJSON(data); err != nil {
+			return
+		}
+		b, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r2 recordingField
+		if err := r2.UnmarshalJSON(b); err != nil {
+			t.Fatalf("re-decoding %s: %v", b, err)
+		}
+		if r.id != r2.id || (r.state == nil) != (r2.state == nil) || (r.state != nil && *r.state != *r2.state) {
+			t.Fatalf("round trip changed %q into %s", data, b)
+		}
+		if validRecordingID(r.id) && (len(r.id) != 32 || strings.Trim(r.id, "0123456789abcdef") != "") {
+			t.Fatalf("accepted recording id %q", r.id)
 		}
 	})
 }

@@ -39,11 +39,11 @@ type participant struct {
 	role     Role
 
 	// Guarded by r.mu.
-	admitted  bool
-	approved  bool // a host admitted it, or its role skips the waiting room
-	consented bool
-	gone      bool
-	perms     Permissions
+	admitted bool
+	approved bool   // a host admitted it, or its role skips the waiting room
+	consent  string // the recording it consents to ("": none)
+	gone     bool
+	perms    Permissions
 
 	media mediaSlot
 }
@@ -65,8 +65,9 @@ func newRoom(s *Server, name string, st *roomSettings) *room {
 	return r
 }
 
+// info is p's roster entry; the caller holds r.mu.
 func (p *participant) info() Participant {
-	return Participant{Identity: p.identity, Name: p.name, Role: p.role, Permissions: p.perms, Consented: p.consented, Member: p.r.ds.isMember(p)}
+	return Participant{Identity: p.identity, Name: p.name, Role: p.role, Permissions: p.perms, Consented: p.r.consentedLocked(p), Member: p.r.ds.isMember(p)}
 }
 
 func (p *participant) send(m *message) { p.c.send(m) }
@@ -125,7 +126,7 @@ func (r *room) tryJoin(c *conn, claims *auth.Claims, id uint64) (*Error, bool) {
 	}
 	r.s.log.Info("signaling: joined", "room", r.name, "role", p.role)
 	if !r.tryAdmitLocked(p, id, &fx) {
-		p.send(&message{Type: typeWaiting, ID: id, Reason: p.waitReason(), Rec: ptr(r.rec)})
+		r.sendWaitingLocked(p, id)
 		r.broadcastStateLocked()
 	}
 	return nil, false
@@ -282,9 +283,12 @@ func (r *room) handleLocked(p *participant, m *message, fx *effects) *Error {
 		r.endLocked(p, fx)
 		return nil
 	case typeConsent:
-		e = r.consentLocked(p, *m.Granted, fx)
+		e = r.consentLocked(p, m.Rec.id, *m.Granted, fx)
 	case typeStartRecording:
-		e = r.startRecordingLocked(p)
+		var rec Recording
+		if rec, e = r.startRecordingLocked(p); e == nil {
+			reply = &message{Rec: recStateField(rec)}
+		}
 	case typeStopRecording:
 		e = r.stopRecordingLocked(p)
 	case typeChat:
