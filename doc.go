@@ -62,7 +62,7 @@
 //		}
 //	}
 //
-// The token comes from the application's backend (signaling.MintToken). Once
+// The token comes from the application's backend (auth.MintToken). Once
 // admitted, the client uploads an MLS KeyPackage; a member commits its Add and
 // the client joins the group from the Welcome. Every join and leave, and an
 // Update every five minutes ([WithRekeyInterval]), starts a new epoch: a sender

@@ -21,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -87,7 +88,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 
 func (e *env) token(id string, role signaling.Role) string {
 	e.t.Helper()
-	tok, err := signaling.MintToken(e.key, signaling.Claims{Room: e.room, Identity: id, Name: "Name " + id, Role: role, Expiry: time.Now().Add(time.Hour)})
+	tok, err := auth.MintToken(e.key, auth.Claims{Room: e.room, Identity: id, Name: "Name " + id, Role: role, Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -65,10 +65,12 @@ type ChatMessage struct {
 type ActiveSpeaker struct{ Identity string }
 
 // ConsentRequested: a host asked to record the meeting on Recorder's machine;
-// answer with [Meeting.Consent]. Recording starts only when everyone
-// consented.
+// answer with [Meeting.Consent] and RecordingID. Recording starts only when
+// everyone consented to this recording; each new recording asks again.
 type ConsentRequested struct {
 	Recorder string
+	// RecordingID names the recording asked about ([signaling.Recording].ID).
+	RecordingID string
 	// Waiting is true when this client waits outside the meeting until it
 	// consents (a recording is already running).
 	Waiting bool

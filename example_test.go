@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/tresor-dev/tresor"
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -48,7 +49,7 @@ func ExampleJoin() {
 	defer hs.Close()
 	url := "ws" + strings.TrimPrefix(hs.URL, "http")
 	token := func(id string, role signaling.Role) string { // the app backend's job
-		t, _ := signaling.MintToken(backendKey, signaling.Claims{Room: "standup", Identity: id, Name: id, Role: role, Expiry: time.Now().Add(time.Hour)})
+		t, _ := auth.MintToken(backendKey, auth.Claims{Room: "standup", Identity: id, Name: id, Role: role, Expiry: time.Now().Add(time.Hour)})
 		return t
 	}
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/e2ee"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
@@ -204,25 +205,41 @@ func TestConsentRequested(t *testing.T) {
 	alice := e.join("alice", signaling.RoleHost)
 	bob := e.join("bob", signaling.RoleParticipant)
 	converged(t, 10*time.Second, alice, bob)
-	if err := alice.m.Signaling().Consent(ctx, true); err != nil {
+	rec, err := alice.m.Signaling().StartRecording(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.m.Signaling().StartRecording(ctx); err != nil {
+	if err := alice.m.Consent(ctx, rec.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "consent request at bob", func() bool {
 		ev := eventsOf[*ConsentRequested](bob)
-		return len(ev) == 1 && ev[0].Recorder == "alice" && !ev[0].Waiting
+		return len(ev) == 1 && ev[0].Recorder == "alice" && ev[0].RecordingID == rec.ID && !ev[0].Waiting
 	})
-	if err := bob.m.Consent(ctx, true); err != nil {
+	if err := bob.m.Consent(ctx, rec.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "recording active at bob", func() bool {
 		evs := eventsOf[*RecordingChanged](bob)
-		return len(evs) > 0 && evs[len(evs)-1].Recording.Active && evs[len(evs)-1].Recording.Recorder == "alice"
+		return len(evs) > 0 && evs[len(evs)-1].Recording.Active && evs[len(evs)-1].Recording.ID == rec.ID
 	})
 	if n := len(eventsOf[*ConsentRequested](alice)); n != 0 {
 		t.Errorf("the recorder was asked for consent %d times", n)
+	}
+	// A new recording asks again: consent belongs to one recording.
+	if err := alice.m.Signaling().StopRecording(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec2, err := alice.m.Signaling().StartRecording(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "a second consent request at bob", func() bool {
+		ev := eventsOf[*ConsentRequested](bob)
+		return len(ev) == 2 && ev[1].RecordingID == rec2.ID && rec2.ID != rec.ID
+	})
+	if err := bob.m.Consent(ctx, rec.ID, true); !errors.Is(err, signaling.ErrConflict) {
+		t.Fatalf("consent to the stopped recording: %v", err)
 	}
 }
 
@@ -239,7 +256,7 @@ func TestJoinErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := signaling.MintToken(otherKey, signaling.Claims{Room: e.room, Identity: "eve", Role: signaling.RoleHost, Expiry: time.Now().Add(time.Hour)})
+	forged, err := auth.MintToken(otherKey, auth.Claims{Room: e.room, Identity: "eve", Role: signaling.RoleHost, Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

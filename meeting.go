@@ -89,7 +89,7 @@ type Meeting struct {
 	roster       map[uint32]keys.Member
 	server       signaling.RoomState
 	admitted     bool
-	consentAsked bool
+	consentAsked string // the recording a ConsentRequested was pushed for
 	rosterSince  time.Time
 	rosterSent   bool
 	epochSince   time.Time
@@ -277,9 +277,12 @@ func (m *Meeting) SendChat(ctx context.Context, text string) error {
 }
 
 // Consent gives (true) or withdraws (false) this participant's consent to
-// the recording (see [ConsentRequested]).
-func (m *Meeting) Consent(ctx context.Context, granted bool) error {
-	if err := m.sig.Consent(ctx, granted); err != nil {
+// the recording recordingID ([ConsentRequested].RecordingID). Consent
+// belongs to that one recording: if it is no longer the current one, the
+// error matches [signaling.ErrConflict] and nothing changes. A withdrawal
+// may pass "" for the current recording.
+func (m *Meeting) Consent(ctx context.Context, recordingID string, granted bool) error {
+	if err := m.sig.Consent(ctx, recordingID, granted); err != nil {
 		return fmt.Errorf("tresor: consent: %w", err)
 	}
 	return nil
@@ -426,7 +429,7 @@ func (m *Meeting) handle(ev signaling.Event) {
 	case signaling.Waiting:
 		m.recordingState(ev.Recording)
 		if ev.Reason == "consent" {
-			m.events.push(&ConsentRequested{Recorder: ev.Recording.Recorder, Waiting: true})
+			m.events.push(&ConsentRequested{Recorder: ev.Recording.Recorder, RecordingID: ev.Recording.ID, Waiting: true})
 		}
 	case signaling.StateChanged:
 		m.server = ev.State
@@ -701,14 +704,14 @@ func (m *Meeting) recordingState(r signaling.Recording) {
 func (m *Meeting) checkConsent() {
 	rec := m.server.Recording
 	if !rec.Requested {
-		m.consentAsked = false
+		m.consentAsked = ""
 		return
 	}
 	self := m.Self().Identity
 	for _, p := range m.server.Participants {
-		if p.Identity == self && !p.Consented && !m.consentAsked && rec.Recorder != self {
-			m.consentAsked = true
-			m.events.push(&ConsentRequested{Recorder: rec.Recorder})
+		if p.Identity == self && !p.Consented && m.consentAsked != rec.ID && rec.Recorder != self {
+			m.consentAsked = rec.ID
+			m.events.push(&ConsentRequested{Recorder: rec.Recorder, RecordingID: rec.ID})
 		}
 	}
 }

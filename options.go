@@ -60,7 +60,7 @@ type options struct {
 }
 
 // WithToken sets the join token, which the application's backend mints for
-// the participant (signaling.MintToken). Join fails without one.
+// the participant (auth.MintToken). Join fails without one.
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithPasscode sets the meeting passcode. It travels in the signaling join

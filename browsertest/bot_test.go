@@ -132,7 +132,7 @@ func startBot(t *testing.T, ms *meetingServer, name string) *bot {
 						defer b.wg.Done()
 						cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 						defer ccancel()
-						if err := m.Consent(cctx, true); err != nil && ctx.Err() == nil {
+						if err := m.Consent(cctx, ev.RecordingID, true); err != nil && ctx.Err() == nil {
 							t.Errorf("bot consent: %v", err)
 						}
 					}()

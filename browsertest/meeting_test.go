@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -99,7 +100,7 @@ func newMeetingServer(t *testing.T) *meetingServer {
 }
 
 func (ms *meetingServer) token(t *testing.T, identity, name string, role signaling.Role) string {
-	tok, err := signaling.MintToken(ms.key, signaling.Claims{Room: testRoom, Identity: identity, Name: name, Role: role, Expiry: time.Now().Add(time.Hour)})
+	tok, err := auth.MintToken(ms.key, auth.Claims{Room: testRoom, Identity: identity, Name: name, Role: role, Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Error(err)
 	}

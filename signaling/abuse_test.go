@@ -67,6 +67,50 @@ func (r *rawConn) nextOfType(typ string) map[string]any {
 	return nil
 }
 
+// rawState is a room state as a raw client reads it: the wire's own field
+// names, independent of the package's types.
+type rawState struct {
+	Participants []rawParticipant `json:"participants"`
+	Waiting      []rawParticipant `json:"waiting"`
+	Locked       bool             `json:"locked"`
+	Recording    struct {
+		ID        string `json:"id"`
+		Requested bool   `json:"requested"`
+		Active    bool   `json:"active"`
+		Recorder  string `json:"recorder"`
+	} `json:"recording"`
+}
+
+type rawParticipant struct {
+	Identity  string `json:"identity"`
+	Consented bool   `json:"consented"`
+}
+
+// nextState skips messages until a "state" whose room state satisfies ok.
+func (r *rawConn) nextState(ok func(rawState) bool) rawState {
+	r.t.Helper()
+	for range 100 {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, b, err := r.ws.Read(c)
+		cancel()
+		if err != nil {
+			r.t.Fatalf("closed while waiting for a state: %v", err)
+		}
+		var m struct {
+			Type  string    `json:"type"`
+			State *rawState `json:"state"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			r.t.Fatalf("server sent bad JSON %q", b)
+		}
+		if m.Type == "state" && m.State != nil && ok(*m.State) {
+			return *m.State
+		}
+	}
+	r.t.Fatal("no such state")
+	return rawState{}
+}
+
 func (r *rawConn) closeStatus() websocket.StatusCode {
 	r.t.Helper()
 	for range 1000 {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/coder/websocket"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Option configures [Dial].
@@ -83,7 +85,7 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Client, erro
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	if o.room == "" {
-		o.room = peekTokenRoom(token)
+		o.room = auth.UnverifiedRoom(token)
 	}
 	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: o.http, HTTPHeader: o.header})
 	if err != nil {
@@ -340,17 +342,34 @@ func (c *Client) End(ctx context.Context) error {
 	return c.do(ctx, &message{Type: typeEnd})
 }
 
-// Consent gives (true) or withdraws (false) consent to recording.
-// Withdrawing stops a running recording. A participant waiting with reason
+// Consent gives (true) or withdraws (false) consent to the recording whose
+// [Recording].ID is recordingID. Consent belongs to that one recording: if
+// it is no longer the current one, the server refuses with an error
+// matching [ErrConflict] and nothing changes. A withdrawal may pass "" for
+// the current recording. An admitted participant withdrawing stops the
+// recording; one in the waiting room stays there (it will not join while
+// this recording runs) and may leave. A participant waiting with reason
 // "consent" is admitted once it consents.
-func (c *Client) Consent(ctx context.Context, granted bool) error {
-	return c.do(ctx, &message{Type: typeConsent, Granted: &granted})
+func (c *Client) Consent(ctx context.Context, recordingID string, granted bool) error {
+	if (granted || recordingID != "") && !validRecordingID(recordingID) {
+		return errors.New("signaling: consent: missing or invalid recording id")
+	}
+	return c.do(ctx, &message{Type: typeConsent, Granted: &granted, Rec: recIDField(recordingID)})
 }
 
-// StartRecording asks to record on this client's machine (host, cohost).
-// The recording becomes active (see [Recording]) once everyone consented.
-func (c *Client) StartRecording(ctx context.Context) error {
-	return c.do(ctx, &message{Type: typeStartRecording})
+// StartRecording asks to record on this client's machine (host, cohost)
+// and returns the new recording, which becomes active once everyone
+// consented to it (the recorder too: pass its ID to [Client.Consent]).
+// Asking again while one's own recording is requested returns that one.
+func (c *Client) StartRecording(ctx context.Context) (Recording, error) {
+	r, err := c.call(ctx, &message{Type: typeStartRecording})
+	if err != nil {
+		return Recording{}, err
+	}
+	if r.Rec.state == nil {
+		return Recording{}, errors.New("signaling: start_recording: answer without recording")
+	}
+	return *r.Rec.state, nil
 }
 
 // StopRecording stops the recording (host, cohost, the recorder).

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // conn is the server side of one WebSocket. Its reader runs in the HTTP
@@ -254,13 +256,9 @@ func (c *conn) serve(ctx context.Context) {
 // join verifies the token and passcode, then places the client in its room.
 func (c *conn) join(ctx context.Context, m *message) *Error {
 	s := c.s
-	claims, err := VerifyToken(m.Token, s.cfg.TokenKeys, s.now())
+	claims, err := auth.VerifyToken(m.Token, s.cfg.TokenKeys, s.now())
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return e
-		}
-		return errorf(CodeInvalidToken, "token rejected")
+		return tokenError(err)
 	}
 	if claims.Room != m.Room {
 		return errorf(CodeWrongRoom, "the token is for another room")
@@ -310,7 +308,7 @@ func (c *conn) checkPasscode(ctx context.Context, r *room, passcode string) *Err
 		refund()
 		return errorf(CodeInternal, "cancelled")
 	}
-	ok := r.set.passcode.verify(passcode)
+	ok := r.set.passcode.Verify(passcode)
 	<-s.hashSem
 	if !ok {
 		return errorf(CodeWrongPasscode, "wrong passcode")

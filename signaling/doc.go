@@ -10,18 +10,24 @@
 // Meeting controls:
 //
 //   - Join tokens: the app's backend signs the room, identity, display name,
-//     role and expiry with Ed25519 ([MintToken]); the server verifies them
-//     ([VerifyToken]) against [Config].TokenKeys.
-//   - Passcodes are stored only as argon2id hashes ([HashPasscode]), compared
-//     in constant time, never logged, refused in URLs, and failed attempts
-//     are rate-limited per room and per remote address.
+//     role and expiry with Ed25519 ([auth.MintToken]); the server verifies
+//     them against [Config].TokenKeys. Token minting and passcode hashing
+//     live in package auth, so that a backend needs neither this package
+//     nor its WebSocket and Prometheus dependencies.
+//   - Passcodes are stored only as argon2id hashes ([auth.HashPasscode]),
+//     compared in constant time, never logged, refused in URLs; failed
+//     attempts are rate-limited per source (room and address, room and
+//     identity), so that one attacker cannot lock others out of a room.
 //   - A waiting room holds joiners, who see nothing of the meeting, until a
 //     host or cohost admits or denies them.
 //   - Hosts and cohosts remove participants, ask them to mute, stop their
 //     tracks, allow or forbid publishing per source (the SFU enforces it
 //     through [MediaSession]), lock the meeting; a host ends it. See [Role].
-//   - Recording needs everyone's consent, and anyone withdrawing stops it
-//     (consent.go). Recording happens on a participant's machine.
+//   - Recording needs everyone's consent to that one recording (each
+//     request is a new recording with a random ID; consent names it and is
+//     never carried over to the next), and any admitted participant
+//     withdrawing stops it (consent.go). Recording happens on a
+//     participant's machine.
 //
 // The MLS delivery service (delivery.go; RFC 9420 §16, RFC 9750 §5) orders
 // handshake messages it cannot read: it collects KeyPackages, asks one

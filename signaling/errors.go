@@ -3,6 +3,9 @@ package signaling
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Code is a machine-readable error code carried in "error" messages and in
@@ -30,7 +33,7 @@ const (
 	CodeNotAdmitted        Code = "not_admitted"        // still in the waiting room
 	CodeNotFound           Code = "not_found"           // no such participant
 	CodeNotMember          Code = "not_member"          // not an MLS group member
-	CodeConflict           Code = "conflict"            // another Commit won this epoch: process it, retry
+	CodeConflict           Code = "conflict"            // another Commit won this epoch (process it, retry), or the recording consented to is not the current one
 	CodeReplaced           Code = "replaced"            // the same identity joined again elsewhere
 	CodeMediaUnavailable   Code = "media_unavailable"   // the server runs without media
 	CodeInternal           Code = "internal"            // server fault
@@ -63,12 +66,27 @@ func (e *Error) Is(target error) bool {
 var (
 	// ErrConflict: another Commit was accepted for this epoch. Process it
 	// (it arrives as a [CommitReceived] event) and build a new Commit.
+	// From [Client.Consent]: the recording is no longer the current one
+	// (a new one asks again).
 	ErrConflict = &Error{Code: CodeConflict}
 	// ErrForbidden: the caller's role may not perform the action.
 	ErrForbidden = &Error{Code: CodeForbidden}
 	// ErrClosed: the connection is closed.
 	ErrClosed = errors.New("signaling: connection closed")
 )
+
+// tokenError maps a join token refused by [auth.VerifyToken] to its error
+// code. The message says why, never what the token was.
+func tokenError(err error) *Error {
+	if errors.Is(err, auth.ErrTokenExpired) {
+		return errorf(CodeTokenExpired, "token expired")
+	}
+	msg := "token rejected"
+	if why, ok := strings.CutPrefix(err.Error(), auth.ErrInvalidToken.Error()+": "); ok {
+		msg = why
+	}
+	return errorf(CodeInvalidToken, "%s", msg)
+}
 
 func errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -12,7 +12,8 @@ type Joined struct {
 
 // Waiting: the client is in the waiting room. Reason is "host" (waiting for
 // a host to admit it) or "consent" (a recording is running: call
-// [Client.Consent] to be admitted). Sent again when the recording changes.
+// [Client.Consent] with Recording.ID to be admitted, or leave). Sent again
+// when the recording changes.
 type Waiting struct {
 	Reason    string
 	Recording Recording
@@ -122,8 +123,8 @@ func toEvent(m *message) (Event, bool) {
 		return e, true
 	case typeWaiting:
 		e := Waiting{Reason: m.Reason}
-		if m.Rec != nil {
-			e.Recording = *m.Rec
+		if m.Rec.state != nil {
+			e.Recording = *m.Rec.state
 		}
 		return e, true
 	case typeDenied:

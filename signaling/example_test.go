@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -26,7 +27,7 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	token := func(id string, role signaling.Role) string {
-		t, _ := signaling.MintToken(priv, signaling.Claims{Room: "standup", Identity: id, Name: id, Role: role, Expiry: time.Now().Add(time.Hour)})
+		t, _ := auth.MintToken(priv, auth.Claims{Room: "standup", Identity: id, Name: id, Role: role, Expiry: time.Now().Add(time.Hour)})
 		return t
 	}
 	host, _ := signaling.Dial(ctx, url, token("ada", signaling.RoleHost))

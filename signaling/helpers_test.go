@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // testEnv is a real signaling server on loopback with a backend key.
@@ -56,7 +58,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 
 func (e *testEnv) token(room, id string, role Role) string {
 	e.t.Helper()
-	tok, err := MintToken(e.key, Claims{Room: room, Identity: id, Name: "Name " + id, Role: role, Expiry: time.Now().Add(time.Hour)})
+	tok, err := auth.MintToken(e.key, auth.Claims{Room: room, Identity: id, Name: "Name " + id, Role: role, Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

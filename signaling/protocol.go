@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Version is the protocol version carried in every message's "v" field.
@@ -57,14 +59,14 @@ const (
 	typeWelcome       = "welcome"
 )
 
-// Field limits. Identities and names come from signed tokens, but are still
-// bounded so that a roster cannot grow without limit.
+// Field limits. Identities, names, rooms, tokens and passcodes follow the
+// join token's limits (package auth); the rest bound what a message may
+// ask of the server.
 const (
-	maxIdentityLen = 128
-	maxNameLen     = 128
-	maxRoomLen     = 128
-	maxTokenLen    = 2048
-	maxPasscodeLen = 128
+	maxIdentityLen = auth.MaxIdentityLen
+	maxRoomLen     = auth.MaxRoomLen
+	maxTokenLen    = auth.MaxTokenLen
+	maxPasscodeLen = auth.MaxPasscodeLen
 	maxProposals   = 1024
 	maxSDPLen      = 64 << 10
 	maxCandLen     = 1024
@@ -109,11 +111,72 @@ type message struct {
 	Reason  string       `json:"reason,omitempty"`
 	Self    *Participant `json:"self,omitempty"`
 	State   *RoomState   `json:"state,omitempty"`
-	Rec     *Recording   `json:"recording,omitempty"`
+
+	// recording: a recording id in "consent", the recording state in
+	// "waiting" and in the answer to "start_recording".
+	Rec recordingField `json:"recording,omitzero"`
+}
+
+// recordingField is the "recording" field of a message. It is a string
+// (a recording id, [Recording].ID) in a client's "consent" and an object
+// (the [Recording] state) in the server's "waiting" and in its answer to
+// "start_recording"; which one a message type may carry is checked by
+// [message.validate].
+type recordingField struct {
+	id    string
+	state *Recording
+}
+
+func recIDField(id string) recordingField      { return recordingField{id: id} }
+func recStateField(r Recording) recordingField { return recordingField{state: &r} }
+
+// IsZero reports an absent field (for omitzero).
+func (f recordingField) IsZero() bool { return f.id == "" && f.state == nil }
+
+// MarshalJSON writes the object if there is one, else the id.
+func (f recordingField) MarshalJSON() ([]byte, error) {
+	if f.state != nil {
+		return json.Marshal(f.state)
+	}
+	return json.Marshal(f.id)
+}
+
+// UnmarshalJSON reads a string (an id) or an object (a recording state).
+func (f *recordingField) UnmarshalJSON(b []byte) error {
+	*f = recordingField{}
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &f.id)
+	case len(b) > 0 && b[0] == '{':
+		f.state = new(Recording)
+		return json.Unmarshal(b, f.state)
+	}
+	return fmt.Errorf("recording: neither a recording id nor a recording object")
+}
+
+// recordingIDLen is the length of a recording id: 128 random bits in hex.
+const recordingIDLen = 32
+
+// validRecordingID reports whether s has the form of a recording id (32
+// lowercase hex digits). Only the server makes them; a client merely
+// repeats one.
+func validRecordingID(s string) bool {
+	if len(s) != recordingIDLen {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Role is what a participant may do in a meeting. It is set by the app's
-// backend in the join token (see [Claims]).
+// backend in the join token ([auth.Claims]); it is the auth package's type,
+// so that a backend minting tokens needs only auth.
 //
 //	action                                host  cohost  participant
 //	admit, deny a waiting joiner           ✓      ✓
@@ -124,21 +187,17 @@ type message struct {
 //	end the meeting                        ✓
 //	start / stop recording                 ✓      ✓      (stop: the recorder too)
 //	consent / withdraw, chat, MLS, media   ✓      ✓      ✓
-type Role string
+type Role = auth.Role
 
 // The roles. See [Role] for what each may do.
 const (
-	RoleHost        Role = "host"
-	RoleCohost      Role = "cohost"
-	RoleParticipant Role = "participant"
+	RoleHost        = auth.RoleHost
+	RoleCohost      = auth.RoleCohost
+	RoleParticipant = auth.RoleParticipant
 )
 
-func (r Role) valid() bool {
-	return r == RoleHost || r == RoleCohost || r == RoleParticipant
-}
-
 // moderator reports whether r may run host actions.
-func (r Role) moderator() bool { return r == RoleHost || r == RoleCohost }
+func moderator(r Role) bool { return r == RoleHost || r == RoleCohost }
 
 // Source is a kind of media a participant publishes; publish permissions are
 // per source.
@@ -195,7 +254,9 @@ type Participant struct {
 	Name        string      `json:"name,omitempty"`
 	Role        Role        `json:"role"`
 	Permissions Permissions `json:"permissions"`
-	// Consented is true while the participant consents to recording.
+	// Consented is true while the participant consents to the current
+	// recording ([Recording].ID). Consent belongs to one recording: a new
+	// recording starts with nobody consented.
 	Consented bool `json:"consented,omitempty"`
 	// Member is true once the delivery service counts the participant as an
 	// MLS group member (after the Commit that added it was accepted).
@@ -204,15 +265,23 @@ type Participant struct {
 
 // Recording is a room's recording state, shown to everyone (also to people in
 // the waiting room). Recording happens on the recorder's own machine; the
-// server only tracks consent.
+// server only tracks consent. Each request to record is a new recording
+// with a new ID, and consent is given to one recording ([Client.Consent]
+// names it), never carried over to the next.
 type Recording struct {
+	// ID identifies this recording: 128 random bits in hex, fresh for each
+	// start_recording. Empty when no recording is requested.
+	ID string `json:"id,omitempty"`
 	// Requested is true once a host asked to record; recording becomes
-	// Active when every present participant has consented.
+	// Active when every present participant has consented to it.
 	Requested bool `json:"requested,omitempty"`
 	// Active is true while the recorder may record.
 	Active bool `json:"active,omitempty"`
 	// Recorder is the identity of the participant who records.
 	Recorder string `json:"recorder,omitempty"`
+	// AskedAt is when the recording was requested, in unix milliseconds
+	// (the server's clock).
+	AskedAt int64 `json:"asked_at,omitempty"`
 }
 
 // RoomState is the state every admitted participant sees.
@@ -346,17 +415,7 @@ func encodeMessage(m *message) ([]byte, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-func validIdentity(s string) bool {
-	if s == "" || len(s) > maxIdentityLen || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
+func validIdentity(s string) bool { return auth.ValidIdentity(s) }
 
 // validate checks that a client→server message carries the fields its type
 // needs, within limits. Unknown types are an error.
@@ -411,13 +470,20 @@ func (m *message) validate() error {
 			return fmt.Errorf("pre_allow: too many roles")
 		}
 		for _, r := range m.Roles {
-			if !r.valid() {
+			if !r.Valid() {
 				return fmt.Errorf("pre_allow: unknown role %q", r)
 			}
 		}
 	case typeConsent:
 		if m.Granted == nil {
 			return fmt.Errorf("consent: missing granted")
+		}
+		if m.Rec.state != nil {
+			return fmt.Errorf("consent: recording must be a recording id")
+		}
+		// Consent names the recording it is for; a withdrawal may omit it.
+		if (*m.Granted || m.Rec.id != "") && !validRecordingID(m.Rec.id) {
+			return fmt.Errorf("consent: missing or invalid recording id")
 		}
 	case typeKeyPackage:
 		if len(m.Data) == 0 {

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // room is one meeting. Its mutex guards everything below it; network writes
@@ -37,11 +39,11 @@ type participant struct {
 	role     Role
 
 	// Guarded by r.mu.
-	admitted  bool
-	approved  bool // a host admitted it, or its role skips the waiting room
-	consented bool
-	gone      bool
-	perms     Permissions
+	admitted bool
+	approved bool   // a host admitted it, or its role skips the waiting room
+	consent  string // the recording it consents to ("": none)
+	gone     bool
+	perms    Permissions
 
 	media mediaSlot
 }
@@ -63,14 +65,15 @@ func newRoom(s *Server, name string, st *roomSettings) *room {
 	return r
 }
 
+// info is p's roster entry; the caller holds r.mu.
 func (p *participant) info() Participant {
-	return Participant{Identity: p.identity, Name: p.name, Role: p.role, Permissions: p.perms, Consented: p.consented, Member: p.r.ds.isMember(p)}
+	return Participant{Identity: p.identity, Name: p.name, Role: p.role, Permissions: p.perms, Consented: p.r.consentedLocked(p), Member: p.r.ds.isMember(p)}
 }
 
 func (p *participant) send(m *message) { p.c.send(m) }
 
 // join places an authenticated client in the room, admitted or waiting.
-func (r *room) join(c *conn, claims *Claims, id uint64) *Error {
+func (r *room) join(c *conn, claims *auth.Claims, id uint64) *Error {
 	for range 3 {
 		e, retry := r.tryJoin(c, claims, id)
 		if !retry {
@@ -86,7 +89,7 @@ func (r *room) join(c *conn, claims *Claims, id uint64) *Error {
 	return errorf(CodeInternal, "room busy")
 }
 
-func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
+func (r *room) tryJoin(c *conn, claims *auth.Claims, id uint64) (*Error, bool) {
 	var fx effects
 	defer func() { fx.run() }()
 	r.mu.Lock()
@@ -97,7 +100,7 @@ func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
 	if r.banned[claims.Identity] {
 		return errorf(CodeBanned, "you were removed from this meeting"), false
 	}
-	if r.locked && !claims.Role.moderator() {
+	if r.locked && !moderator(claims.Role) {
 		return errorf(CodeLocked, "the meeting is locked"), false
 	}
 	old := r.find(claims.Identity)
@@ -109,7 +112,7 @@ func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
 		return errorf(CodeFull, "the meeting is full"), false
 	}
 	p := &participant{r: r, c: c, identity: claims.Identity, name: claims.Name, role: claims.Role}
-	p.perms = Permissions{Camera: true, Microphone: true, Screen: claims.Role.moderator() || r.set.screen}
+	p.perms = Permissions{Camera: true, Microphone: true, Screen: moderator(claims.Role) || r.set.screen}
 	p.approved = !r.set.waitingRoom || r.allowed[claims.Role]
 	c.p = p
 	r.waiting = append(r.waiting, p)
@@ -123,7 +126,7 @@ func (r *room) tryJoin(c *conn, claims *Claims, id uint64) (*Error, bool) {
 	}
 	r.s.log.Info("signaling: joined", "room", r.name, "role", p.role)
 	if !r.tryAdmitLocked(p, id, &fx) {
-		p.send(&message{Type: typeWaiting, ID: id, Reason: p.waitReason(), Rec: ptr(r.rec)})
+		r.sendWaitingLocked(p, id)
 		r.broadcastStateLocked()
 	}
 	return nil, false
@@ -207,7 +210,7 @@ func (r *room) stateFor(p *participant) *RoomState {
 	for _, q := range r.order {
 		st.Participants = append(st.Participants, q.info())
 	}
-	if p.role.moderator() {
+	if moderator(p.role) {
 		for _, q := range r.waiting {
 			st.Waiting = append(st.Waiting, q.info())
 		}
@@ -280,9 +283,12 @@ func (r *room) handleLocked(p *participant, m *message, fx *effects) *Error {
 		r.endLocked(p, fx)
 		return nil
 	case typeConsent:
-		e = r.consentLocked(p, *m.Granted, fx)
+		e = r.consentLocked(p, m.Rec.id, *m.Granted, fx)
 	case typeStartRecording:
-		e = r.startRecordingLocked(p)
+		var rec Recording
+		if rec, e = r.startRecordingLocked(p); e == nil {
+			reply = &message{Rec: recStateField(rec)}
+		}
 	case typeStopRecording:
 		e = r.stopRecordingLocked(p)
 	case typeChat:
@@ -312,7 +318,7 @@ func (r *room) handleLocked(p *participant, m *message, fx *effects) *Error {
 // moderatorTarget checks that actor may act on the participant identity and
 // returns it. Cohosts may not act on hosts; nobody acts on themselves.
 func (r *room) moderatorTarget(actor *participant, identity string, waitingToo bool) (*participant, *Error) {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return nil, errorf(CodeForbidden, "only hosts and cohosts may do this")
 	}
 	t := r.admitted[identity]
@@ -375,7 +381,7 @@ func (r *room) stopTrackLocked(actor *participant, identity string, src Source, 
 
 // permissionLocked allows or forbids a participant to publish a source.
 func (r *room) permissionLocked(actor *participant, identity string, src Source, allowed bool, fx *effects) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may do this")
 	}
 	t := r.admitted[identity]
@@ -394,7 +400,7 @@ func (r *room) permissionLocked(actor *participant, identity string, src Source,
 // lockLocked locks or unlocks the meeting: while locked, only hosts and
 // cohosts may join; people already waiting stay.
 func (r *room) lockLocked(actor *participant, locked bool) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may lock the meeting")
 	}
 	r.locked = locked

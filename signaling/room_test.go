@@ -29,7 +29,7 @@ func TestHostOnlyActions(t *testing.T) {
 		"permission":      p.AllowScreen(c, "p", true),
 		"lock":            p.Lock(c, true),
 		"end":             p.End(c),
-		"start_recording": p.StartRecording(c),
+		"start_recording": func() error { _, err := p.StartRecording(c); return err }(),
 		"stop_recording":  p.StopRecording(c),
 	} {
 		var e *Error

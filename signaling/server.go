@@ -14,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Config configures a [Server]. The zero value of every field but TokenKeys
@@ -89,7 +91,7 @@ type Config struct {
 type RoomConfig struct {
 	// Passcode, if set, is hashed with argon2id by CreateRoom and then
 	// forgotten. Use PasscodeHash to hand over an already hashed passcode
-	// (from [HashPasscode]); set at most one of the two. Every role but
+	// (from [auth.HashPasscode]); set at most one of the two. Every role but
 	// host must present the passcode in its "join" message.
 	Passcode     string
 	PasscodeHash string
@@ -109,7 +111,7 @@ type RoomConfig struct {
 
 // roomSettings is a validated RoomConfig.
 type roomSettings struct {
-	passcode    *passcodeHash // nil: no passcode
+	passcode    *auth.PasscodeHash // nil: no passcode
 	waitingRoom bool
 	preAllowed  map[Role]bool
 	screen      bool
@@ -122,7 +124,7 @@ func (rc *RoomConfig) settings() (*roomSettings, error) {
 		st.max = 1000
 	}
 	for _, r := range rc.PreAllowed {
-		if !r.valid() {
+		if !r.Valid() {
 			return nil, fmt.Errorf("signaling: room config: unknown role %q", r)
 		}
 		st.preAllowed[r] = true
@@ -133,12 +135,12 @@ func (rc *RoomConfig) settings() (*roomSettings, error) {
 			return nil, fmt.Errorf("signaling: room config: both Passcode and PasscodeHash set")
 		}
 		var err error
-		if hash, err = HashPasscode(rc.Passcode); err != nil {
+		if hash, err = auth.HashPasscode(rc.Passcode); err != nil {
 			return nil, err
 		}
 	}
 	if hash != "" {
-		h, err := parsePasscodeHash(hash)
+		h, err := auth.ParsePasscodeHash(hash)
 		if err != nil {
 			return nil, fmt.Errorf("signaling: room config: %w", err)
 		}

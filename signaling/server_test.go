@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tresor-dev/tresor/auth"
 )
 
 func TestJoinWithoutWaitingRoom(t *testing.T) {
@@ -44,8 +46,8 @@ func TestJoinRefused(t *testing.T) {
 	e.room("r", RoomConfig{})
 	e.room("other", RoomConfig{})
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
-	forged, _ := MintToken(otherKey, Claims{Room: "r", Identity: "mallory", Role: RoleHost, Expiry: time.Now().Add(time.Hour)})
-	expired, _ := MintToken(e.key, Claims{Room: "r", Identity: "late", Role: RoleParticipant, Expiry: time.Now().Add(-time.Second)})
+	forged, _ := auth.MintToken(otherKey, auth.Claims{Room: "r", Identity: "mallory", Role: RoleHost, Expiry: time.Now().Add(time.Hour)})
+	expired, _ := auth.MintToken(e.key, auth.Claims{Room: "r", Identity: "late", Role: RoleParticipant, Expiry: time.Now().Add(-time.Second)})
 	good := e.token("r", "alice", RoleParticipant)
 	tampered := strings.Replace(good, good[10:14], "AAAA", 1)
 	tests := []struct {
@@ -123,7 +125,7 @@ func TestPasscodeRateLimit(t *testing.T) {
 	e.room("r2", RoomConfig{Passcode: "sesame"})
 	addr := func(a string) Option { return WithHTTPHeader(http.Header{"X-Test-Addr": {a}}) }
 	token := func(room string) string {
-		tok, _ := MintToken(e.key, Claims{Room: room, Identity: "x", Role: RoleParticipant, Expiry: now.Add(time.Hour)})
+		tok, _ := auth.MintToken(e.key, auth.Claims{Room: room, Identity: "x", Role: RoleParticipant, Expiry: now.Add(time.Hour)})
 		return tok
 	}
 	dial := func(room, pass, a string) error {

@@ -27,7 +27,7 @@ func (p *participant) waitReason() string {
 // the request id that caused it, if p's own) to it and the new state to the
 // others. It reports whether p was admitted.
 func (r *room) tryAdmitLocked(p *participant, id uint64, fx *effects) bool {
-	if p.admitted || p.gone || !p.approved || (r.rec.Active && !p.consented) {
+	if p.admitted || p.gone || !p.approved || (r.rec.Active && !r.consentedLocked(p)) {
 		return false
 	}
 	r.waiting = deleteP(r.waiting, p)
@@ -43,7 +43,7 @@ func (r *room) tryAdmitLocked(p *participant, id uint64, fx *effects) bool {
 // admitLocked lets a waiting participant in (once it has consented, if a
 // recording is running).
 func (r *room) admitLocked(actor *participant, identity string, fx *effects) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may admit")
 	}
 	t := r.findWaiting(identity)
@@ -52,7 +52,7 @@ func (r *room) admitLocked(actor *participant, identity string, fx *effects) *Er
 	}
 	t.approved = true
 	if !r.tryAdmitLocked(t, 0, fx) {
-		t.send(&message{Type: typeWaiting, Reason: t.waitReason(), Rec: ptr(r.rec)})
+		r.sendWaitingLocked(t, 0)
 		r.broadcastStateLocked()
 	}
 	return nil
@@ -60,7 +60,7 @@ func (r *room) admitLocked(actor *participant, identity string, fx *effects) *Er
 
 // denyLocked turns a waiting participant away and closes its connection.
 func (r *room) denyLocked(actor *participant, identity string, fx *effects) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may deny")
 	}
 	t := r.findWaiting(identity)
@@ -82,17 +82,23 @@ func (r *room) findWaiting(identity string) *participant {
 	return nil
 }
 
+// sendWaitingLocked tells p, who waits, why it waits and the recording
+// state; id is the request it answers, if any.
+func (r *room) sendWaitingLocked(p *participant, id uint64) {
+	p.send(&message{Type: typeWaiting, ID: id, Reason: p.waitReason(), Rec: recStateField(r.rec)})
+}
+
 // notifyWaitingLocked tells everyone in the waiting room the recording state.
 func (r *room) notifyWaitingLocked() {
 	for _, q := range r.waiting {
-		q.send(&message{Type: typeWaiting, Reason: q.waitReason(), Rec: ptr(r.rec)})
+		r.sendWaitingLocked(q, 0)
 	}
 }
 
 // preAllowLocked sets which roles skip the waiting room from now on (hosts
 // always do) and admits the waiting participants of those roles.
 func (r *room) preAllowLocked(actor *participant, roles []Role, fx *effects) *Error {
-	if !actor.role.moderator() {
+	if !moderator(actor.role) {
 		return errorf(CodeForbidden, "only hosts and cohosts may pre-allow roles")
 	}
 	r.allowed = map[Role]bool{RoleHost: true}
@@ -103,7 +109,7 @@ func (r *room) preAllowLocked(actor *participant, roles []Role, fx *effects) *Er
 		if !q.approved && r.allowed[q.role] {
 			q.approved = true
 			if !r.tryAdmitLocked(q, 0, fx) {
-				q.send(&message{Type: typeWaiting, Reason: q.waitReason(), Rec: ptr(r.rec)})
+				r.sendWaitingLocked(q, 0)
 			}
 		}
 	}

@@ -136,7 +136,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 				fmt.Fprintf(out, "bot: %s asks to record; not consenting (-consent=false)\n", ev.Recorder)
 				continue
 			}
-			if err := m.Consent(ctx, true); err != nil {
+			if err := m.Consent(ctx, ev.RecordingID, true); errors.Is(err, signaling.ErrConflict) {
+				// That recording stopped meanwhile; a new one asks again.
+				fmt.Fprintf(out, "bot: %s's recording ended before the bot consented\n", ev.Recorder)
+				continue
+			} else if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "bot: consented to %s recording the meeting\n", ev.Recorder)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/examples/internal/demotoken"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
@@ -103,7 +104,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 
-	hostToken, err := signaling.MintToken(developmentOnlyKey, signaling.Claims{
+	hostToken, err := auth.MintToken(developmentOnlyKey, auth.Claims{
 		Room: cfg.Room, Identity: "host", Name: "Host", Role: signaling.RoleHost, Expiry: time.Now().Add(hostTokenLife),
 	})
 	if err != nil {
@@ -159,7 +160,7 @@ Media (SFU) on udp %s. A Go participant: go run ./examples/bot -url %s -passcode
 
 DEVELOPMENT ONLY: join tokens are signed with a key generated at start, and
 %s hands participant tokens to anyone who can reach this port.
-A real deployment mints tokens in its own backend (signaling.MintToken).
+A real deployment mints tokens in its own backend (auth.MintToken).
 `, room, base, passcode, base, hostToken, udp, base, passcode, demotoken.Path)
 }
 

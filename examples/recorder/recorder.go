@@ -71,9 +71,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		readers.Wait()
 	}()
 
-	// requested: this recorder asked; ours: the server's state shows its
-	// request (older state events still queued cannot end it early).
+	// requested: this recorder asked, for the recording recID; ours: the
+	// server's state shows that recording (older state events still queued
+	// cannot end it early). Consent belongs to one recording, so only
+	// recID's activation means everyone consented to what is written.
 	requested, ours, active := false, false, false
+	var recID string
 	for {
 		var ev tresor.Event
 		var open bool
@@ -95,10 +98,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 			}
 			// A member now: ask to record, and consent for ourselves.
 			requested = true
-			if err := m.Signaling().StartRecording(ctx); err != nil {
+			rec, err := m.Signaling().StartRecording(ctx)
+			if err != nil {
 				return fmt.Errorf("start recording: %w", err)
 			}
-			if err := m.Consent(ctx, true); err != nil {
+			recID = rec.ID
+			if err := m.Consent(ctx, recID, true); err != nil {
 				return err
 			}
 			fmt.Fprintln(out, "recorder: asked to record; nothing is written until everyone consents")
@@ -110,7 +115,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 			}()
 		case *tresor.RecordingChanged:
 			rec := ev.Recording
-			mine := rec.Requested && rec.Recorder == m.Self().Identity
+			mine := rec.Requested && recID != "" && rec.ID == recID && rec.Recorder == m.Self().Identity
 			if requested && mine {
 				ours = true
 			}

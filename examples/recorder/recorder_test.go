@@ -81,7 +81,7 @@ func TestRecorderConsentGated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	asked := make(chan string, 1)
+	asked := make(chan *tresor.ConsentRequested, 1)
 	member := make(chan struct{})
 	go func() {
 		var once sync.Once
@@ -90,7 +90,7 @@ func TestRecorderConsentGated(t *testing.T) {
 			case *tresor.EpochChanged:
 				once.Do(func() { close(member) })
 			case *tresor.ConsentRequested:
-				asked <- ev.Recorder
+				asked <- ev
 			}
 		}
 	}()
@@ -131,16 +131,16 @@ func TestRecorderConsentGated(t *testing.T) {
 	go func() {
 		done <- run(ctx, config{URL: st.URL, Passcode: "1357", Dir: dir, API: teststack.API(t)}, out)
 	}()
-	var recorder string
+	var req *tresor.ConsentRequested
 	select {
-	case recorder = <-asked:
+	case req = <-asked:
 	case err := <-done:
 		t.Fatalf("recorder returned %v:\n%s", err, out)
 	case <-ctx.Done():
 		t.Fatalf("nobody asked the speaker to consent:\n%s", out)
 	}
-	if !strings.HasPrefix(recorder, "guest-") {
-		t.Fatalf("recorder %q", recorder)
+	if !strings.HasPrefix(req.Recorder, "guest-") || req.RecordingID == "" {
+		t.Fatalf("consent request %+v", req)
 	}
 	// Without the speaker's consent nothing is written, though the
 	// recorder is a member that receives and decrypts the media.
@@ -150,7 +150,7 @@ func TestRecorderConsentGated(t *testing.T) {
 		t.Fatalf("%d files written before consent:\n%s", len(ents), out)
 	}
 
-	if err := sp.Consent(ctx, true); err != nil {
+	if err := sp.Consent(ctx, req.RecordingID, true); err != nil {
 		t.Fatal(err)
 	}
 	waitOutput(t, out, "everyone consented: recording", done)
@@ -158,7 +158,7 @@ func TestRecorderConsentGated(t *testing.T) {
 	waitOutput(t, out, "speaker's audio to", done)
 	time.Sleep(3 * time.Second) // more than one loop of each clip
 
-	if err := sp.Consent(ctx, false); err != nil {
+	if err := sp.Consent(ctx, req.RecordingID, false); err != nil {
 		t.Fatal(err)
 	}
 	select {

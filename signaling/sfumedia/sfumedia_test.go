@@ -20,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -119,7 +120,7 @@ type client struct {
 func (st *stack) join(id string, role signaling.Role, opts ...signaling.Option) *client {
 	t := st.t
 	t.Helper()
-	tok, err := signaling.MintToken(st.key, signaling.Claims{Room: "r", Identity: id, Name: id, Role: role, Expiry: time.Now().Add(time.Hour)})
+	tok, err := auth.MintToken(st.key, auth.Claims{Room: "r", Identity: id, Name: id, Role: role, Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,7 @@ function wire(m) {
       : "The host will let you in soon.";
     $("waiting-recording").hidden = !rec.active && !rec.requested;
     $("waiting-consent").hidden = e.detail.reason !== "consent" && !rec.requested;
+    $("waiting-consent").dataset.recording = rec.id || "";
   });
   m.addEventListener("joined", () => { show("meeting-screen"); startMedia(); render(); });
   m.addEventListener("state", render);
@@ -179,7 +180,8 @@ $("toggle-screen").onclick = async () => {
 };
 $("leave").onclick = async () => { await meeting.leave(); end("You left the meeting", ""); };
 $("waiting-leave").onclick = async () => { await meeting.leave(); end("You left the meeting", ""); };
-$("waiting-consent").onclick = () => meeting.consent(true);
+$("waiting-consent").onclick = () => meeting.consent($("waiting-consent").dataset.recording, true)
+  .catch((err) => { $("waiting-text").textContent = "Consent not recorded: " + err.message; });
 
 // Video grid: one tile per remote video track, labelled with the sender.
 const tiles = new Map(); // key -> tile
@@ -268,8 +270,9 @@ $("chat-form").addEventListener("submit", async (e) => {
   }
 });
 
-// Host panel, recording banner and consent, from the room state.
-let consentAsked = false;
+// Host panel, recording banner and consent, from the room state. Consent
+// belongs to one recording: each new recording (a new id) asks again.
+let consentAsked = null; // the id of the recording the dialog asked about
 function render() {
   const m = meeting;
   if (!m || !m.state) return;
@@ -281,12 +284,13 @@ function render() {
   const rec = st.recording || {};
   $("recording-banner").hidden = !rec.active;
   $("recorder").textContent = rec.recorder ? m.nameOf(rec.recorder) : "";
-  if (rec.requested && me && !me.consented && rec.recorder !== me.identity && !consentAsked) {
-    consentAsked = true;
+  if (rec.requested && me && !me.consented && rec.recorder !== me.identity && consentAsked !== rec.id) {
+    consentAsked = rec.id;
     $("consent-recorder").textContent = m.nameOf(rec.recorder);
-    $("consent-dialog").showModal();
+    $("consent-dialog").dataset.recording = rec.id;
+    if (!$("consent-dialog").open) $("consent-dialog").showModal();
   }
-  if (!rec.requested) consentAsked = false;
+  if (!rec.requested) consentAsked = null;
   $("host-panel").hidden = !m.isHost;
   if (!m.isHost) return;
   const waiting = st.waiting || [];
@@ -315,8 +319,12 @@ function render() {
 $("lock").onchange = (e) => meeting.lock(e.target.checked);
 $("record").onclick = async () => {
   if ((meeting.state.recording || {}).requested) return meeting.stopRecording();
-  await meeting.startRecording();
-  await meeting.consent(true); // the one who records consents too
+  const rec = await meeting.startRecording();
+  await meeting.consent(rec.id, true); // the one who records consents too
 };
-$("consent-dialog").addEventListener("close", () => meeting.consent($("consent-dialog").returnValue === "allow"));
+$("consent-dialog").addEventListener("close", () => {
+  const d = $("consent-dialog");
+  meeting.consent(d.dataset.recording, d.returnValue === "allow")
+    .catch((err) => addChat("Tresor", "Consent not recorded: " + err.message));
+});
 $("rejoin").onclick = () => location.reload();

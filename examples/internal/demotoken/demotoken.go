@@ -2,7 +2,7 @@
 // and its client. The endpoint mints a join token for anyone who asks; the
 // examples (bot, recorder) fetch one from it when they are not given a
 // token. A real deployment mints tokens in its own backend, for users it
-// has authenticated (signaling.MintToken), and has no such endpoint.
+// has authenticated (auth.MintToken), and has no such endpoint.
 //
 //	GET /demo/token?name=Ada&role=participant
 //	→ {"token":"tj1…","room":"demo","identity":"guest-…","signal":"/signal"}
@@ -24,7 +24,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/tresor-dev/tresor/signaling"
+	"github.com/tresor-dev/tresor/auth"
 )
 
 // Path is where the demo serves the endpoint.
@@ -84,12 +84,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("name: 1 to %d bytes of text without control characters", MaxNameLen), http.StatusBadRequest)
 		return
 	}
-	role := signaling.Role(r.Form.Get("role"))
+	role := auth.Role(r.Form.Get("role"))
 	switch role {
 	case "":
-		role = signaling.RoleParticipant
-	case signaling.RoleParticipant, signaling.RoleCohost:
-	case signaling.RoleHost:
+		role = auth.RoleParticipant
+	case auth.RoleParticipant, auth.RoleCohost:
+	case auth.RoleHost:
 		http.Error(w, "host tokens are only in the host link printed at start", http.StatusForbidden)
 		return
 	default:
@@ -102,7 +102,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := "guest-" + hex.EncodeToString(b[:])
-	tok, err := signaling.MintToken(h.Key, signaling.Claims{Room: h.Room, Identity: id, Name: name, Role: role, Expiry: time.Now().Add(Lifetime)})
+	tok, err := auth.MintToken(h.Key, auth.Claims{Room: h.Room, Identity: id, Name: name, Role: role, Expiry: time.Now().Add(Lifetime)})
 	log := h.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -132,7 +132,7 @@ func validName(s string) bool {
 
 // Fetch asks the demo at base (its http:// or https:// URL) for a token.
 // The returned Signal is the absolute WebSocket URL to join with.
-func Fetch(ctx context.Context, client *http.Client, base, name string, role signaling.Role) (*Response, error) {
+func Fetch(ctx context.Context, client *http.Client, base, name string, role auth.Role) (*Response, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}

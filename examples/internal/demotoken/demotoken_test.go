@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -32,7 +33,7 @@ func TestFetch(t *testing.T) {
 	if want := "ws" + strings.TrimPrefix(hs.URL, "http") + "/signal"; r.Signal != want {
 		t.Fatalf("signal URL %q, want %q", r.Signal, want)
 	}
-	c, err := signaling.VerifyToken(r.Token, []ed25519.PublicKey{pub}, time.Now())
+	c, err := auth.VerifyToken(r.Token, []ed25519.PublicKey{pub}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor"
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/examples/internal/demotoken"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
@@ -82,7 +83,7 @@ func New(t testing.TB, rc signaling.RoomConfig) *Stack {
 // Token mints a join token for the stack's room.
 func (s *Stack) Token(identity string, role signaling.Role) string {
 	s.t.Helper()
-	tok, err := signaling.MintToken(s.key, signaling.Claims{Room: Room, Identity: identity, Name: identity, Role: role, Expiry: time.Now().Add(time.Hour)})
+	tok, err := auth.MintToken(s.key, auth.Claims{Room: Room, Identity: identity, Name: identity, Role: role, Expiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -135,9 +135,20 @@ export class Meeting extends EventTarget {
   permit(identity, source, allowed) { return this.#sig.request("permission", { participant: identity, source, allowed }); }
   lock(locked) { return this.#sig.request("lock", { locked }); }
   end() { return this.#sig.request("end"); }
-  startRecording() { return this.#sig.request("start_recording"); }
+  /** startRecording asks to record on this device; resolves with the new recording ({id, recorder, asked_at, …}). */
+  async startRecording() { return (await this.#sig.request("start_recording")).recording; }
   stopRecording() { return this.#sig.request("stop_recording"); }
-  consent(granted) { return this.#sig.request("consent", { granted }); }
+  /**
+   * consent gives (true) or withdraws (false) consent to the recording with
+   * this id (state.recording.id): consent belongs to one recording, and the
+   * server refuses ("conflict") a consent for one that is no longer current.
+   * A withdrawal may pass null for the current recording.
+   */
+  consent(recordingId, granted) {
+    const fields = { granted };
+    if (recordingId) fields.recording = recordingId;
+    return this.#sig.request("consent", fields);
+  }
 
   async leave() {
     try { await this.#sig.request("leave"); } catch { /* closing anyway */ }

@@ -1,4 +1,4 @@
-package signaling
+package auth
 
 import (
 	"strings"
@@ -44,7 +44,7 @@ func TestPasscodeHashParse(t *testing.T) {
 		good + "$extra",
 	}
 	for _, b := range bad {
-		if _, err := parsePasscodeHash(b); err == nil {
+		if _, err := ParsePasscodeHash(b); err == nil {
 			t.Errorf("parsed %q", b)
 		}
 		if _, err := VerifyPasscode(b, "x"); err == nil {

@@ -1,17 +1,18 @@
-package signaling
+package auth
 
 import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// A join token is issued by the app's backend and presented in the "join"
-// message. It is compact and self-describing:
+// A join token is issued by the app's backend and presented in the
+// signaling "join" message. It is compact and self-describing:
 //
 //	tj1.<base64url(payload)>.<base64url(signature)>
 //
@@ -28,12 +29,23 @@ const (
 	tokenContext = "tresor join token v1\x00"
 )
 
+// Errors from [VerifyToken]; match them with errors.Is. The signaling
+// server answers them with the error codes invalid_token and token_expired.
+var (
+	// ErrInvalidToken: the token is malformed, forged, tampered with, or
+	// asserts invalid claims.
+	ErrInvalidToken = errors.New("auth: invalid join token")
+	// ErrTokenExpired: the token verified but is past its expiry.
+	ErrTokenExpired = errors.New("auth: join token expired")
+)
+
 // Claims is what a join token asserts about the person presenting it.
 type Claims struct {
 	// Room the token admits to.
 	Room string
 	// Identity is the stable identifier the server knows the participant
-	// by (an opaque id; the server needs no e-mail address).
+	// by (an opaque id; the server needs no e-mail address). See
+	// [ValidIdentity].
 	Identity string
 	// Name is the display name shown in rosters.
 	Name string
@@ -52,20 +64,20 @@ type tokenPayload struct {
 }
 
 func (c *Claims) validate() error {
-	if c.Room == "" || len(c.Room) > maxRoomLen {
-		return fmt.Errorf("invalid room")
+	if c.Room == "" || len(c.Room) > MaxRoomLen {
+		return errors.New("invalid room")
 	}
-	if !validIdentity(c.Identity) {
-		return fmt.Errorf("invalid identity")
+	if !ValidIdentity(c.Identity) {
+		return errors.New("invalid identity")
 	}
-	if len(c.Name) > maxNameLen {
-		return fmt.Errorf("name too long")
+	if len(c.Name) > MaxNameLen {
+		return errors.New("name too long")
 	}
-	if !c.Role.valid() {
+	if !c.Role.Valid() {
 		return fmt.Errorf("invalid role %q", c.Role)
 	}
 	if c.Expiry.IsZero() {
-		return fmt.Errorf("missing expiry")
+		return errors.New("missing expiry")
 	}
 	return nil
 }
@@ -75,14 +87,14 @@ func (c *Claims) validate() error {
 // implementation of the format above).
 func MintToken(key ed25519.PrivateKey, c Claims) (string, error) {
 	if len(key) != ed25519.PrivateKeySize {
-		return "", fmt.Errorf("signaling: mint token: bad private key size")
+		return "", errors.New("auth: mint token: bad private key size")
 	}
 	if err := c.validate(); err != nil {
-		return "", fmt.Errorf("signaling: mint token: %w", err)
+		return "", fmt.Errorf("auth: mint token: %w", err)
 	}
 	payload, err := json.Marshal(tokenPayload{Room: c.Room, Sub: c.Identity, Name: c.Name, Role: c.Role, Exp: c.Expiry.Unix()})
 	if err != nil {
-		return "", fmt.Errorf("signaling: mint token: %w", err)
+		return "", fmt.Errorf("auth: mint token: %w", err)
 	}
 	p := base64.RawURLEncoding.EncodeToString(payload)
 	sig := ed25519.Sign(key, []byte(tokenContext+p))
@@ -90,14 +102,14 @@ func MintToken(key ed25519.PrivateKey, c Claims) (string, error) {
 }
 
 // VerifyToken checks a token's signature against each of keys (so that a
-// backend can rotate keys), then its claims and expiry against now. It
-// returns an [*Error] of code [CodeInvalidToken] or [CodeTokenExpired]. The
-// error never repeats the token.
+// backend can rotate keys), then its claims and expiry against now. Its
+// errors match [ErrInvalidToken] or [ErrTokenExpired] and never repeat the
+// token.
 func VerifyToken(token string, keys []ed25519.PublicKey, now time.Time) (*Claims, error) {
 	invalid := func(why string) (*Claims, error) {
-		return nil, &Error{Code: CodeInvalidToken, Message: why}
+		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, why)
 	}
-	if len(token) > maxTokenLen || !strings.HasPrefix(token, tokenPrefix) {
+	if len(token) > MaxTokenLen || !strings.HasPrefix(token, tokenPrefix) {
 		return invalid("not a join token")
 	}
 	p, s, ok := strings.Cut(token[len(tokenPrefix):], ".")
@@ -141,14 +153,15 @@ func VerifyToken(token string, keys []ed25519.PublicKey, now time.Time) (*Claims
 		return invalid(err.Error())
 	}
 	if !now.Before(c.Expiry) {
-		return nil, &Error{Code: CodeTokenExpired, Message: "token expired"}
+		return nil, ErrTokenExpired
 	}
 	return c, nil
 }
 
-// peekTokenRoom returns the room a token names without verifying it; the
-// client uses it to fill in the "join" message. The server never trusts it.
-func peekTokenRoom(token string) string {
+// UnverifiedRoom returns the room a token names without verifying
+// anything, or "" if it names none. A client uses it to fill in the "join"
+// message; nothing may trust it (the server verifies the token).
+func UnverifiedRoom(token string) string {
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return ""
 	}
