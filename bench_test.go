@@ -10,6 +10,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/internal/core"
+	"github.com/tresor-dev/tresor/internal/keyring"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
 )
@@ -196,33 +198,33 @@ func BenchmarkReceiveFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tx, err := newKeyRing(e2ee.Config{}, nil)
+	tx, err := keyring.New(e2ee.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rx, err := newKeyRing(e2ee.Config{}, nil)
+	rx, err := keyring.New(e2ee.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, r := range []*keyRing{tx, rx} {
+	for _, r := range []*keyring.Ring{tx, rx} {
 		ek, err := g.SFrameKeys()
 		if err != nil {
 			b.Fatal(err)
 		}
 		// rx installs alice's key as a remote participant's.
-		names := map[uint32]string{}
+		k := &core.InstallKeys{Epoch: ek.Epoch, Own: core.SFrameKey{Identity: "alice", Leaf: ek.Own.Leaf, KID: ek.Own.KID, BaseKey: ek.Own.BaseKey}}
+		k.Members = []core.SFrameKey{k.Own}
 		if r == rx {
-			names[ek.Own.Leaf] = "alice"
-			ek.Own.Leaf = ^uint32(0)
+			k.Own.Leaf = ^uint32(0)
 		}
-		if err := r.install(ek, names); err != nil {
+		if err := r.Install(k); err != nil {
 			b.Fatal(err)
 		}
 	}
 	o := defaultOptions()
 	m := &Meeting{opts: o, keys: rx, speakers: newSpeakers()}
 	t := &RemoteTrack{m: m, participant: "alice", codec: e2ee.CodecOpus, frames: make(chan Frame, 1), done: make(chan struct{})}
-	peer, err := rx.peer("alice")
+	peer, err := rx.Peer("alice")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -230,7 +232,7 @@ func BenchmarkReceiveFrame(b *testing.B) {
 	frame[0] = 0x78
 	enc := make([][]byte, b.N)
 	for i := range enc {
-		if enc[i], err = tx.sender.EncryptFrame(nil, e2ee.CodecOpus, frame); err != nil {
+		if enc[i], err = tx.Sender().EncryptFrame(nil, e2ee.CodecOpus, frame); err != nil {
 			b.Fatal(err)
 		}
 	}

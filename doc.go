@@ -50,7 +50,7 @@
 //
 // [Join] connects to a meeting and returns a [*Meeting]:
 //
-//	m, err := tresor.Join(ctx, "wss://meet.example.com/signal", tresor.WithToken(token))
+//	m, err := tresor.Join(ctx, "wss://meet.example.com/signal", token)
 //	defer m.Close()
 //	cam, _ := m.Publish(ctx, signaling.SourceCamera)     // VP8; SourceMicrophone is Opus
 //	_ = cam.WriteSample(media.Sample{Data: vp8Frame, Duration: time.Second / 30})

@@ -150,12 +150,11 @@ func (e *env) join(id string, role signaling.Role, opts ...Option) *client {
 func (e *env) joinErr(id string, role signaling.Role, opts ...Option) (*client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	all := append([]Option{WithToken(e.token(id, role)), WithWebRTCAPI(loopbackAPI(e.t, nil)),
-		WithGraceWindow(500 * time.Millisecond)}, opts...)
+	all := append([]Option{WithWebRTCAPI(loopbackAPI(e.t, nil)), WithGraceWindow(500 * time.Millisecond)}, opts...)
 	if dbgLog != nil {
 		all = append(all, WithLogger(dbgLog.With("client", id)))
 	}
-	m, err := Join(ctx, e.url, all...)
+	m, err := Join(ctx, e.url, e.token(id, role), all...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package tresor
 import (
 	"sync"
 
+	"github.com/tresor-dev/tresor/internal/core"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -10,17 +11,24 @@ import (
 // [Meeting.Events] and switch on the concrete type; the set is closed:
 //
 //	*Admitted, *ParticipantJoined, *ParticipantLeft, *EpochChanged,
-//	*TrackAdded, *ChatMessage, *ActiveSpeaker, *ConsentRequested,
-//	*RecordingChanged, *MuteRequested, *TrackStopped, *KeyFrameRequested,
-//	*Mismatch, *Closed
+//	*LeftGroup, *TrackAdded, *ChatMessage, *ActiveSpeaker,
+//	*ConsentRequested, *RecordingChanged, *MuteRequested, *TrackStopped,
+//	*KeyFrameRequested, *Mismatch, *Closed
 type Event interface{ isEvent() }
 
 // Member is a participant as the MLS group knows it (RFC 9420 §4.1): the
 // roster a client displays comes from the group, never from the server.
 type Member struct {
-	// Identity is the name in the member's MLS credential, which Tresor
-	// sets to the participant's identity in its join token.
+	// Identity is the participant's identity (its join token's subject)
+	// as its MLS credential names it: vouched for by the application's
+	// backend when Verified. No two members of a meeting share one.
 	Identity string
+	// Name is the display name: the backend's, when Verified.
+	Name string
+	// Verified says the backend vouched for the member's key, identity
+	// and name in this room ([WithAuthority]). Without an Authority no
+	// member is verified: show that names are unconfirmed.
+	Verified bool
 	// Leaf is the member's leaf index in the ratchet tree; it appears in
 	// the member's SFrame KIDs (RFC 9605 §5.2).
 	Leaf uint32
@@ -37,6 +45,11 @@ type ParticipantJoined struct{ Member Member }
 // ParticipantLeft: a Commit removed a member from the MLS group.
 type ParticipantLeft struct{ Member Member }
 
+// LeftGroup: a Commit removed this client from the MLS group (a host
+// removed it, or the server and the group disagree). Its keys are erased:
+// it can neither send nor read media.
+type LeftGroup struct{}
+
 // EpochChanged: the group moved to a new epoch (a join, a leave or the
 // periodic Update). Compare SecurityCode out loud with the others: equal
 // codes mean the same members and the same keys (see keys.Group.SecurityCode).
@@ -50,10 +63,11 @@ type EpochChanged struct {
 // with [RemoteTrack.ReadFrame].
 type TrackAdded struct{ Track *RemoteTrack }
 
-// ChatMessage: a chat message, authenticated by the MLS group (RFC 9420
-// §6.3). From is the sender according to the group, not the server.
+// ChatMessage: a chat message, encrypted and signed by a member of the MLS
+// group (RFC 9420 §6.3). From is the member whose leaf signed it, never a
+// name the server chose.
 type ChatMessage struct {
-	From  string
+	From  Member
 	Epoch uint64
 	Text  string
 }
@@ -64,22 +78,33 @@ type ChatMessage struct {
 // level values themselves are not authenticated.
 type ActiveSpeaker struct{ Identity string }
 
-// ConsentRequested: a host asked to record the meeting on Recorder's machine;
-// answer with [Meeting.Consent] and RecordingID. Recording starts only when
-// everyone consented to this recording; each new recording asks again.
+// ConsentRequested: a host asked to record the meeting on the Recorder's
+// machine; answer with [Meeting.Consent] for Recording.ID. Each recording
+// asks anew; a consent belongs to one recording only. Show who records:
+// Recorder is the MLS member of the recorder's identity (its name vouched
+// for when Verified), or, before it is one, what the server says.
 type ConsentRequested struct {
-	Recorder string
-	// RecordingID names the recording asked about ([signaling.Recording].ID).
-	RecordingID string
+	Recording Recording
+	Recorder  Member
 	// Waiting is true when this client waits outside the meeting until it
 	// consents (a recording is already running).
 	Waiting bool
 }
 
-// RecordingChanged: the room's recording state changed (requested, active
-// once everyone consented, or stopped). Recording happens on the recorder's
-// machine; the server only tracks consent.
-type RecordingChanged struct{ Recording signaling.Recording }
+// Recording is a room's recording state, as the server reports it.
+type Recording = signaling.Recording
+
+// RecordingChanged: the recording state changed. Recording is the server's
+// word; Verified is the group's proof: the recording is active and every
+// other member of the MLS group sent a signed consent to exactly this
+// recording. A recorder writes only while Verified (examples/recorder);
+// Missing lists the members whose consent is not proven. Recording happens
+// on the recorder's machine; the server only tracks consent.
+type RecordingChanged struct {
+	Recording Recording
+	Verified  bool
+	Missing   []string
+}
 
 // MuteRequested: a host asks this participant to mute a source. Media is
 // end-to-end encrypted, so only the participant can mute; the application
@@ -108,33 +133,27 @@ type MismatchKind int
 
 // Kinds of [Mismatch].
 const (
-	// MismatchRoster: at the same epoch, the server's list of group
-	// members differs from the MLS roster for longer than the grace window
-	// (the server announces someone who is not in the group, or hides
-	// someone who is).
-	MismatchRoster MismatchKind = iota + 1
-	// MismatchEpoch: the server says the group is at a later epoch than
-	// this client's for longer than the grace window (a Commit was hidden
-	// from it).
-	MismatchEpoch
+	// MismatchRoster: the server's list of group members differs from the
+	// MLS roster for longer than the grace window, whatever epoch it
+	// claims (the server announces someone who is not in the group, or
+	// hides someone who is).
+	MismatchRoster = MismatchKind(core.MismatchRoster)
+	// MismatchEpoch: the server's epoch differs from this client's for
+	// longer than the grace window: ahead, a Commit was hidden from it;
+	// behind, the server lies.
+	MismatchEpoch = MismatchKind(core.MismatchEpoch)
 	// MismatchKeys: a member's frames carry keys this client does not
 	// have for longer than the grace window: one of the two was left
 	// behind in an older epoch, or the frames are forged.
-	MismatchKeys
+	MismatchKeys = MismatchKind(core.MismatchKeys)
+	// MismatchConsent: the server calls a recording active for longer
+	// than the grace window while not every member sent a signed consent
+	// to it (Participants lists who did not).
+	MismatchConsent = MismatchKind(core.MismatchConsent)
 )
 
-// String returns the kind's name ("roster", "epoch", "keys").
-func (k MismatchKind) String() string {
-	switch k {
-	case MismatchRoster:
-		return "roster"
-	case MismatchEpoch:
-		return "epoch"
-	case MismatchKeys:
-		return "keys"
-	}
-	return "unknown"
-}
+// String returns the kind's name ("roster", "epoch", "keys", "consent").
+func (k MismatchKind) String() string { return core.MismatchKind(k).String() }
 
 // Mismatch: the server and the MLS group disagree, or this client and
 // another member are in different epochs. Tresor never trusts the server's
@@ -158,6 +177,7 @@ func (*Admitted) isEvent()          {}
 func (*ParticipantJoined) isEvent() {}
 func (*ParticipantLeft) isEvent()   {}
 func (*EpochChanged) isEvent()      {}
+func (*LeftGroup) isEvent()         {}
 func (*TrackAdded) isEvent()        {}
 func (*ChatMessage) isEvent()       {}
 func (*ConsentRequested) isEvent()  {}
@@ -247,15 +267,4 @@ func (e *eventQueue) loop() {
 			return
 		}
 	}
-}
-
-// serverMembers returns the identities the server counts as MLS members.
-func serverMembers(st signaling.RoomState) map[string]bool {
-	out := map[string]bool{}
-	for _, p := range st.Participants {
-		if p.Member {
-			out[p.Identity] = true
-		}
-	}
-	return out
 }

@@ -55,12 +55,12 @@ func ExampleJoin() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ada, err := tresor.Join(ctx, url, tresor.WithToken(token("ada", signaling.RoleHost)), tresor.WithWebRTCAPI(loopback()))
+	ada, err := tresor.Join(ctx, url, token("ada", signaling.RoleHost), tresor.WithWebRTCAPI(loopback()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ada.Close()
-	bob, err := tresor.Join(ctx, url, tresor.WithToken(token("bob", signaling.RoleParticipant)), tresor.WithWebRTCAPI(loopback()))
+	bob, err := tresor.Join(ctx, url, token("bob", signaling.RoleParticipant), tresor.WithWebRTCAPI(loopback()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func ExampleJoin() {
 // the user when the server's view and the group's disagree.
 func ExampleMeeting_SecurityCode() {
 	ctx := context.Background()
-	m, err := tresor.Join(ctx, "wss://meet.example.com/signal", tresor.WithToken("tj1.…"))
+	m, err := tresor.Join(ctx, "wss://meet.example.com/signal", "tj1.…")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func ExampleMeeting_SecurityCode() {
 // current epoch's key before they leave the process.
 func ExampleMeeting_Publish() {
 	ctx := context.Background()
-	m, err := tresor.Join(ctx, "wss://meet.example.com/signal", tresor.WithToken("tj1.…"))
+	m, err := tresor.Join(ctx, "wss://meet.example.com/signal", "tj1.…")
 	if err != nil {
 		log.Fatal(err)
 	}

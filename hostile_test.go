@@ -29,6 +29,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/internal/core"
 	"github.com/tresor-dev/tresor/internal/hostile"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
@@ -110,17 +111,16 @@ func (h *hostileEnv) joinLogged(id string, role signaling.Role, opts ...Option) 
 	l := &clientLogs{dtls: hostile.NewKeyLog()}
 	api := loopbackAPI(h.t, func(se *webrtc.SettingEngine) { se.SetDTLSKeyLogWriter(l.dtls) })
 	hook := func(o *options) {
-		o.keyLog = func(epoch uint64, k keys.SFrameKey) {
+		o.keyLog = func(epoch uint64, k core.SFrameKey) {
 			l.mu.Lock()
 			l.sframe = append(l.sframe, loggedKey{epoch, keys.SFrameKey{Leaf: k.Leaf, KID: k.KID, BaseKey: bytes.Clone(k.BaseKey)}})
 			l.mu.Unlock()
 		}
 		// Called on the goroutine that owns the group, each time the
 		// client enters an epoch.
-		o.epochLog = func(g *keys.Group) {
-			epoch := g.Epoch()
+		o.epochLog = func(epoch uint64, secrets map[string][]byte) {
 			l.mu.Lock()
-			for name, s := range g.TestingOnlyEpochSecrets() {
+			for name, s := range secrets {
 				l.epochs = append(l.epochs, loggedSecret{epoch, name, s})
 			}
 			l.mu.Unlock()

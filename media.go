@@ -352,7 +352,7 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 	out := &LocalTrack{source: src}
 	var track webrtc.TrackLocal
 	if kind == "audio" {
-		at, err := newAudioTrack(id, m.Self().Identity, m.keys.sender)
+		at, err := newAudioTrack(id, m.Self().Identity, m.keys.Sender())
 		if err != nil {
 			return nil, fmt.Errorf("tresor: publish: %w", err)
 		}
@@ -362,7 +362,7 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 		if err != nil {
 			return nil, fmt.Errorf("tresor: publish: %w", err)
 		}
-		lt, err := piontrack.NewLocalTrack(raw, m.keys.sender)
+		lt, err := piontrack.NewLocalTrack(raw, m.keys.Sender())
 		if err != nil {
 			return nil, fmt.Errorf("tresor: publish: %w", err)
 		}

@@ -10,7 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/internal/core"
+	"github.com/tresor-dev/tresor/internal/keyring"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
 )
@@ -36,69 +39,40 @@ var (
 // client itself (commits, media signals).
 const requestTimeout = 10 * time.Second
 
-// mlsGroup is the client's seam to the MLS group: exactly the methods of
-// *keys.Group it uses. Only the meeting's run goroutine calls it (keys is
-// not safe for concurrent use).
-type mlsGroup interface {
-	Epoch() uint64
-	Active() bool
-	Self() keys.Member
-	Members() []keys.Member
-	CreateCommit(add [][]byte, remove []uint32) (*keys.Commit, error)
-	MergePendingCommit() error
-	ClearPendingCommit()
-	HasPendingCommit() bool
-	Process(msg []byte) (*keys.Message, error)
-	Seal(data []byte) ([]byte, error)
-	SFrameKeys() (*keys.EpochKeys, error)
-	SecurityCode() (string, error)
-	Close()
-}
-
-var _ mlsGroup = (*keys.Group)(nil)
-
 // A Meeting is one participant's connection to a meeting: the signaling
 // WebSocket, the MLS group that makes the keys, and the two pion peer
 // connections (publish and subscribe) that carry SFrame-encrypted media.
 //
-// Its methods are safe for concurrent use. One goroutine owns the MLS group
-// and handles every signaling event in order; the methods that touch the
-// group hand it work and wait for the answer.
+// The meeting logic (the MLS group, the roster, recording consent, checking
+// the server) is internal/core's Driver, the same code the browser runs; a
+// Meeting feeds it from the network and carries out what it returns. Its
+// methods are safe for concurrent use: one goroutine owns the driver and
+// handles every signaling event in order; the methods that touch it hand it
+// work; requests to the server go out in order from another goroutine.
 type Meeting struct {
 	opts     options
 	log      *slog.Logger
 	sig      *signaling.Client
 	events   *eventQueue
-	keys     *keyRing
+	keys     *keyring.Ring
 	media    *mediaConn
-	kcfg     *keys.Config
 	speakers *speakers
+	outbox   *outbox
 
 	ctx     context.Context
 	cancel  context.CancelFunc
 	cmds    chan func()
+	results chan commitAnswer
 	runWG   sync.WaitGroup
 	closed  sync.Once
 	done    chan struct{}
 	leaving atomic.Bool
 
 	// Owned by the run goroutine.
-	id           *keys.Identity
-	kp           *keys.KeyPackage
-	g            mlsGroup
-	roster       map[uint32]keys.Member
-	server       signaling.RoomState
-	admitted     bool
-	consentAsked string // the recording a ConsentRequested was pushed for
-	rosterSince  time.Time
-	rosterSent   bool
-	epochSince   time.Time
-	epochSent    bool
-	rekeyTimer   *time.Timer
-	recording    signaling.Recording
-	recSeen      bool
-	endReason    error
-	expiries     []*time.Timer
+	d         *core.Driver
+	admitted  bool
+	endReason error
+	timer     *time.Timer
 
 	mu      sync.Mutex // guards the fields below
 	self    signaling.Participant
@@ -109,30 +83,50 @@ type Meeting struct {
 	err     error
 }
 
+// commitAnswer is the server's answer to a Commit, for the driver, and for
+// the caller waiting for it (Rekey), if any.
+type commitAnswer struct {
+	err  error
+	wait chan<- error
+}
+
 // Join connects to the meeting at url (the signaling server's WebSocket
-// URL, ws:// or wss://) with the join token given by [WithToken], and
-// returns once the server admitted the client or put it in the waiting room.
+// URL, ws:// or wss://) with the join token the application's backend
+// minted (auth.MintToken), and returns once the server admitted the client
+// or put it in the waiting room.
 //
 // After admission the client uploads an MLS KeyPackage; an existing member
 // adds it with a Commit and the client joins the group from the Welcome (or
 // it founds the group, if it is first). Media keys come from the group: until
 // the client is a member, [LocalTrack.WriteSample] refuses frames and remote
 // frames cannot be decrypted. Watch [Meeting.Events] for [EpochChanged].
-func Join(ctx context.Context, url string, opts ...Option) (*Meeting, error) {
+//
+// With [WithAuthority] the client accepts only members the backend vouched
+// for, and needs the backend's assertion for itself ([WithIdentity] or
+// [WithVoucher]); Join fails at once without one.
+func Join(ctx context.Context, url, token string, opts ...Option) (*Meeting, error) {
 	o := defaultOptions()
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.token == "" {
-		return nil, errors.New("tresor: no join token (use WithToken)")
+	if token == "" {
+		return nil, errors.New("tresor: no join token")
 	}
 	log := o.logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	kr, err := newKeyRing(e2ee.Config{Logger: log}, o.keyLog)
+	room := o.room
+	if room == "" {
+		room = auth.UnverifiedRoom(token)
+	}
+	id, err := o.mlsIdentity(ctx, auth.UnverifiedIdentity(token), room)
 	if err != nil {
 		return nil, err
+	}
+	ring, err := keyring.New(e2ee.Config{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("tresor: %w", err)
 	}
 	sigOpts := append([]signaling.Option{signaling.WithLogger(log)}, o.sigOpts...)
 	if o.passcode != "" {
@@ -141,17 +135,33 @@ func Join(ctx context.Context, url string, opts ...Option) (*Meeting, error) {
 	if o.room != "" {
 		sigOpts = append(sigOpts, signaling.WithRoom(o.room))
 	}
-	sig, err := signaling.Dial(ctx, url, o.token, sigOpts...)
+	sig, err := signaling.Dial(ctx, url, token, sigOpts...)
 	if err != nil {
+		return nil, fmt.Errorf("tresor: join: %w", err)
+	}
+	self := sig.Self().Identity
+	if self == "" { // in the waiting room: the server has not said yet
+		self = auth.UnverifiedIdentity(token)
+	}
+	cfg := core.Config{Self: self, Identity: id, Grace: o.grace, Rekey: o.rekey, Rand: o.rand, Logger: log}
+	if cfg.Rekey <= 0 {
+		cfg.Rekey = -1
+	}
+	if len(o.authority) > 0 {
+		cfg.Authority = &keys.Authority{Keys: o.authority, Room: room}
+	}
+	d, err := core.New(cfg)
+	if err != nil {
+		sig.Close()
 		return nil, fmt.Errorf("tresor: join: %w", err)
 	}
 	mctx, cancel := context.WithCancel(context.Background())
 	m := &Meeting{
-		opts: o, log: log, sig: sig, events: newEventQueue(), keys: kr,
-		kcfg: &keys.Config{Rand: o.rand, Logger: log},
-		ctx:  mctx, cancel: cancel, cmds: make(chan func()), done: make(chan struct{}),
-		roster: map[uint32]keys.Member{}, self: sig.Self(), speakers: newSpeakers(),
+		opts: o, log: log, sig: sig, events: newEventQueue(), keys: ring, d: d,
+		ctx: mctx, cancel: cancel, cmds: make(chan func()), results: make(chan commitAnswer, 1), done: make(chan struct{}),
+		self: sig.Self(), speakers: newSpeakers(),
 	}
+	m.outbox = newOutbox(mctx, log)
 	m.media, err = newMediaConn(m)
 	if err != nil {
 		cancel()
@@ -162,6 +172,39 @@ func Join(ctx context.Context, url string, opts ...Option) (*Meeting, error) {
 	m.runWG.Add(1)
 	go m.run()
 	return m, nil
+}
+
+// mlsIdentity returns the identity the meeting uses: the one given, or a
+// fresh one named after the token's subject, with the backend's assertion
+// from the Voucher when it has none.
+func (o *options) mlsIdentity(ctx context.Context, subject, room string) (*keys.Identity, error) {
+	id := o.identity
+	if id == nil && o.voucher == nil && len(o.authority) == 0 {
+		return nil, nil // the driver makes an unverified one
+	}
+	if id == nil {
+		var err error
+		if id, err = keys.NewIdentity(o.rand, subject); err != nil {
+			return nil, fmt.Errorf("tresor: identity: %w", err)
+		}
+	}
+	if o.voucher != nil {
+		a, err := o.voucher(ctx, id.PublicKey())
+		if err != nil {
+			return nil, fmt.Errorf("tresor: vouching for the identity: %w", err)
+		}
+		if err := id.SetAssertion(a); err != nil {
+			return nil, fmt.Errorf("tresor: %w", err)
+		}
+	}
+	if len(o.authority) > 0 {
+		// Fail now, not at every member.
+		cfg := &keys.Config{Authority: &keys.Authority{Keys: o.authority, Room: room}}
+		if _, err := keys.NewKeyPackage(id, cfg); err != nil {
+			return nil, fmt.Errorf("tresor: the backend has not vouched for this identity in room %q: %w", room, err)
+		}
+	}
+	return id, nil
 }
 
 // Events returns the channel of meeting events (see [Event] for the types).
@@ -179,8 +222,8 @@ func (m *Meeting) Self() signaling.Participant {
 }
 
 // SecurityCode returns the current epoch and its security code (see
-// keys.Group.SecurityCode), or ErrNotMember before the client joined the
-// group. Everyone in the meeting should see the same code.
+// keys.Group.SecurityCode: 40 digits), or ErrNotMember before the client
+// joined the group. Everyone in the meeting should see the same code.
 func (m *Meeting) SecurityCode() (epoch uint64, code string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -227,8 +270,8 @@ func (s Stats) Rejected() uint64 { return s.UnknownKey + s.AuthFailed + s.Replay
 
 // Stats returns a snapshot of the frame counters.
 func (m *Meeting) Stats() Stats {
-	r := m.keys.stats()
-	e, _ := m.keys.sendingEpoch()
+	r := m.keys.Stats()
+	e, _ := m.keys.SendingEpoch()
 	return Stats{Decrypted: r.Opened, UnknownKey: r.UnknownKey, AuthFailed: r.AuthFailed,
 		Replayed: r.Replayed, Malformed: r.Malformed, SendingEpoch: e}
 }
@@ -251,38 +294,68 @@ func (m *Meeting) do(ctx context.Context, f func()) error {
 	}
 }
 
+// wait waits for the answer to a request the run goroutine queued.
+func (m *Meeting) wait(ctx context.Context, answer <-chan error) error {
+	select {
+	case err := <-answer:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		return ErrClosed
+	}
+}
+
 // SendChat sends a chat message, encrypted and signed for the group's
-// current members as an MLS application message (RFC 9420 §6.3.1).
+// current members as an MLS application message (RFC 9420 §6.3.1). It
+// returns once the server relayed it; if the group first owes a Commit
+// (RFC 9420 §12.4), the message follows that Commit and SendChat returns at
+// once.
 func (m *Meeting) SendChat(ctx context.Context, text string) error {
-	var data []byte
-	var epoch uint64
+	answer := make(chan error, 1)
 	var err error
 	if derr := m.do(ctx, func() {
-		if m.g == nil || !m.g.Active() {
-			err = ErrNotMember
-			return
+		var outs []core.Output
+		if outs, err = m.d.SendChat(time.Now(), text); err == nil {
+			if !m.apply(outs, answer) {
+				answer <- nil
+			}
 		}
-		epoch = m.g.Epoch()
-		data, err = m.g.Seal([]byte(text))
 	}); derr != nil {
 		return derr
 	}
-	if err != nil {
-		return fmt.Errorf("tresor: chat: %w", err)
+	if err == nil {
+		err = m.wait(ctx, answer)
 	}
-	if err := m.sig.SendChat(ctx, epoch, data); err != nil {
+	if errors.Is(err, core.ErrNotMember) {
+		err = ErrNotMember
+	}
+	if err != nil {
 		return fmt.Errorf("tresor: chat: %w", err)
 	}
 	return nil
 }
 
 // Consent gives (true) or withdraws (false) this participant's consent to
-// the recording recordingID ([ConsentRequested].RecordingID). Consent
-// belongs to that one recording: if it is no longer the current one, the
-// error matches [signaling.ErrConflict] and nothing changes. A withdrawal
-// may pass "" for the current recording.
+// the recording recordingID ([ConsentRequested].Recording.ID): the server
+// is told, and so, in a signed MLS message naming that recording, is every
+// member. Consent belongs to that one recording: if it is no longer the
+// current one, the error matches [signaling.ErrConflict].
 func (m *Meeting) Consent(ctx context.Context, recordingID string, granted bool) error {
-	if err := m.sig.Consent(ctx, recordingID, granted); err != nil {
+	answer := make(chan error, 1)
+	var err error
+	if derr := m.do(ctx, func() {
+		var outs []core.Output
+		if outs, err = m.d.Consent(time.Now(), recordingID, granted); err == nil {
+			m.apply(outs, answer)
+		}
+	}); derr != nil {
+		return derr
+	}
+	if err == nil {
+		err = m.wait(ctx, answer)
+	}
+	if err != nil {
 		return fmt.Errorf("tresor: consent: %w", err)
 	}
 	return nil
@@ -297,19 +370,28 @@ func (m *Meeting) Signaling() *signaling.Client { return m.sig }
 // fresh path), moving the group to a new epoch with new media keys. It
 // returns the new epoch, or an error if another member's Commit won.
 func (m *Meeting) Rekey(ctx context.Context) (uint64, error) {
-	var epoch uint64
+	answer := make(chan error, 1)
 	var err error
 	if derr := m.do(ctx, func() {
-		if m.g == nil || !m.g.Active() {
-			err = ErrNotMember
-			return
+		var outs []core.Output
+		if outs, err = m.d.Rekey(time.Now()); err == nil && !m.apply(outs, answer) {
+			err = errors.New("another Commit of this client is in flight")
 		}
-		err = m.commit(nil, nil, nil)
-		epoch = m.g.Epoch()
 	}); derr != nil {
 		return 0, derr
 	}
-	return epoch, err
+	if err == nil {
+		err = m.wait(ctx, answer)
+	}
+	if errors.Is(err, core.ErrNotMember) {
+		err = ErrNotMember
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tresor: rekey: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.epoch, nil
 }
 
 // Leave tells the server the participant leaves (the group then commits its
@@ -332,119 +414,127 @@ func (m *Meeting) Close() error {
 		m.cancel()
 		m.sig.Close()
 		m.runWG.Wait()
+		m.outbox.wait()
 		m.media.close()
 		m.events.stop()
 	})
 	return nil
 }
 
-// run is the goroutine that owns the MLS group.
+// run is the goroutine that owns the driver.
 func (m *Meeting) run() {
 	defer m.runWG.Done()
 	defer close(m.done)
-	check := time.NewTicker(max(min(m.opts.grace/4, 200*time.Millisecond), 20*time.Millisecond))
-	defer check.Stop()
-	m.rekeyTimer = time.NewTimer(time.Hour)
-	m.rekeyTimer.Stop()
-	defer m.rekeyTimer.Stop()
+	speakers := time.NewTicker(200 * time.Millisecond)
+	defer speakers.Stop()
+	m.timer = time.NewTimer(time.Hour)
+	m.timer.Stop()
+	defer m.timer.Stop()
 	defer m.teardown()
 	sigEvents := m.sig.Events()
 	for {
 		select {
 		case ev, ok := <-sigEvents:
 			if !ok {
-				err := m.sig.Err()
-				if m.endReason != nil {
-					err = fmt.Errorf("%w (%w)", m.endReason, err)
-				}
-				if m.ctx.Err() != nil || m.leaving.Load() {
-					err = nil
-				}
-				m.mu.Lock()
-				m.err = err
-				m.mu.Unlock()
-				m.events.push(&Closed{Err: err})
-				m.events.close()
+				m.closing()
 				return
 			}
 			m.handle(ev)
 		case f := <-m.cmds:
 			f()
-		case <-m.rekeyTimer.C:
-			if m.g != nil && m.g.Active() {
-				if err := m.commit(nil, nil, nil); err != nil {
-					if !errors.Is(err, signaling.ErrConflict) {
-						m.log.Warn("tresor: periodic update failed", "err", err)
-					}
-					// A winning Commit resets the timer; otherwise retry.
-					m.rekeyTimer.Reset(m.opts.rekey)
-				}
+		case a := <-m.results:
+			accepted, reason := a.err == nil, ""
+			var se *signaling.Error
+			if errors.As(a.err, &se) {
+				reason = string(se.Code)
+			} else if a.err != nil {
+				reason = "unanswered"
 			}
-		case now := <-check.C:
-			m.checkSync()
+			m.apply(m.d.CommitResult(time.Now(), accepted, reason), nil)
+			if a.wait != nil {
+				a.wait <- a.err
+			}
+		case now := <-m.timer.C:
+			m.apply(m.d.Tick(now), nil)
+		case now := <-speakers.C:
 			if who, ok := m.speakers.update(now); ok {
 				m.events.push(&ActiveSpeaker{Identity: who})
 			}
 		case <-m.ctx.Done():
 			return
 		}
+		m.schedule()
 	}
+}
+
+// schedule sets the timer to the driver's next deadline.
+func (m *Meeting) schedule() {
+	m.timer.Stop()
+	if t := m.d.Deadline(); !t.IsZero() {
+		m.timer.Reset(max(time.Until(t), 0))
+	}
+}
+
+// closing reports the end of the connection.
+func (m *Meeting) closing() {
+	err := m.sig.Err()
+	if m.endReason != nil {
+		err = fmt.Errorf("%w (%w)", m.endReason, err)
+	}
+	if m.ctx.Err() != nil || m.leaving.Load() {
+		err = nil
+	}
+	m.mu.Lock()
+	m.err = err
+	m.mu.Unlock()
+	m.events.push(&Closed{Err: err})
+	m.events.close()
 }
 
 // teardown erases the group and every key; the run goroutine calls it last.
 func (m *Meeting) teardown() {
-	for _, t := range m.expiries {
-		t.Stop()
-	}
-	m.keys.eraseAll()
-	if m.g != nil {
-		m.g.Close()
-		m.g = nil
-	}
-	if m.kp != nil {
-		m.kp.Erase()
-	}
-	m.mu.Lock()
-	m.member = false
-	m.mu.Unlock()
+	m.apply(m.d.Close(), nil)
+	m.cancel()         // the outbox stops
 	go m.media.close() // the media goroutines end on their own; Close waits
 }
 
 func (m *Meeting) handle(ev signaling.Event) {
 	m.log.Debug("tresor: event", "type", fmt.Sprintf("%T", ev))
+	now := time.Now()
 	switch ev := ev.(type) {
 	case signaling.Joined:
-		m.server = ev.State
 		m.mu.Lock()
 		m.self = ev.Self
 		m.mu.Unlock()
-		m.recordingState(ev.State.Recording)
 		if !m.admitted {
 			m.admitted = true
 			m.events.push(&Admitted{})
-			m.startGroup()
+			outs, err := m.d.Start(now)
+			if err != nil {
+				m.fail(fmt.Errorf("tresor: %w", err))
+				return
+			}
+			m.apply(outs, nil)
 			m.media.start()
 		}
-		m.checkConsent()
+		st := roomState(ev.State)
+		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeJoined, State: &st}), nil)
 	case signaling.Waiting:
-		m.recordingState(ev.Recording)
-		if ev.Reason == "consent" {
-			m.events.push(&ConsentRequested{Recorder: ev.Recording.Recorder, RecordingID: ev.Recording.ID, Waiting: true})
-		}
+		rec := recording(ev.Recording)
+		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeWaiting, Reason: ev.Reason, Recording: &rec}), nil)
 	case signaling.StateChanged:
-		m.server = ev.State
-		m.recordingState(ev.State.Recording)
-		m.checkConsent()
+		st := roomState(ev.State)
+		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeState, State: &st}), nil)
 	case signaling.CreateGroup:
-		m.createGroup()
+		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeGroupCreate}), nil)
 	case signaling.CommitRequested:
-		m.commitRequested(ev)
+		m.apply(m.d.Receive(now, commitRequest(ev)), nil)
 	case signaling.CommitReceived:
-		m.commitReceived(ev)
+		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeCommit, Epoch: &ev.Epoch, Participant: ev.From, Data: ev.Data}), nil)
 	case signaling.WelcomeReceived:
-		m.welcome(ev)
+		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeWelcome, Epoch: &ev.Epoch, Data: ev.Data}), nil)
 	case signaling.ChatReceived:
-		m.chat(ev)
+		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeChat, Epoch: &ev.Epoch, Participant: ev.From, Data: ev.Data}), nil)
 	case signaling.MediaReceived:
 		m.media.signal(ev.Signal)
 	case signaling.MuteRequested:
@@ -464,305 +554,92 @@ func (m *Meeting) handle(ev signaling.Event) {
 	}
 }
 
-// startGroup creates the MLS identity and KeyPackage and uploads it.
-func (m *Meeting) startGroup() {
-	name := m.Self().Identity
-	id := m.opts.identity
-	if id == nil {
-		var err error
-		id, err = keys.NewIdentity(m.opts.rand, name)
-		if err != nil {
-			m.fail(fmt.Errorf("tresor: identity: %w", err))
-			return
-		}
-	}
-	kp, err := keys.NewKeyPackage(id, m.kcfg)
-	if err != nil {
-		m.fail(fmt.Errorf("tresor: key package: %w", err))
-		return
-	}
-	m.id, m.kp = id, kp
-	ctx, cancel := context.WithTimeout(m.ctx, requestTimeout)
-	defer cancel()
-	if err := m.sig.UploadKeyPackage(ctx, kp.Bytes()); err != nil {
-		m.fail(fmt.Errorf("tresor: upload key package: %w", err))
-	}
-}
-
 // fail ends the meeting after an error the client cannot recover from.
 func (m *Meeting) fail(err error) {
 	m.log.Error("tresor: meeting failed", "err", err)
 	m.sig.Close()
 }
 
-func (m *Meeting) createGroup() {
-	if m.g != nil || m.id == nil {
-		return
+// apply carries out the driver's outputs in order: requests go to the
+// outbox, keys to the key ring, events to the application. answer, if not
+// nil, receives the result of the batch's first request (for a Commit: once
+// the driver has handled the answer); apply reports whether there was one.
+func (m *Meeting) apply(outs []core.Output, answer chan<- error) bool {
+	answered := false
+	// first returns answer for the batch's first request only.
+	first := func() chan<- error {
+		if answered {
+			return nil
+		}
+		answered = true
+		return answer
 	}
-	g, err := keys.NewGroup(m.id, m.kcfg)
-	if err != nil {
-		m.fail(fmt.Errorf("tresor: create group: %w", err))
-		return
-	}
-	m.kp.Erase()
-	m.kp = nil
-	m.g = g
-	m.newEpoch()
-}
-
-func (m *Meeting) welcome(ev signaling.WelcomeReceived) {
-	if m.g != nil || m.kp == nil {
-		return
-	}
-	g, err := keys.Join(m.id, m.kp, ev.Data, m.kcfg)
-	if err != nil {
-		m.log.Warn("tresor: rejected Welcome", "err", err)
-		return
-	}
-	// The group now owns the KeyPackage's leaf key (keys.Join uses it
-	// up); erasing the KeyPackage here would erase the group's leaf key.
-	m.kp = nil
-	m.g = g
-	m.newEpoch()
-}
-
-// commitRequested builds the Commit the delivery service asked for. Every
-// proposal is checked against the MLS state: an Add must carry a valid
-// KeyPackage in the name of the participant it is for (RFC 9420 §10.1), and
-// a Remove names leaves by the credential name.
-func (m *Meeting) commitRequested(ev signaling.CommitRequested) {
-	if m.g == nil || !m.g.Active() || ev.Epoch != m.g.Epoch() {
-		return
-	}
-	self := m.g.Self().Leaf
-	members := m.g.Members()
-	var ids []uint64
-	var adds [][]byte
-	var removes []uint32
-	for _, p := range ev.Proposals {
-		switch p.Kind {
-		case signaling.ProposalAdd:
-			who, err := keys.VerifyKeyPackage(p.KeyPackage, m.kcfg)
-			if err != nil || who.Identity != p.Participant {
-				m.log.Warn("tresor: refused to add an invalid KeyPackage", "participant", p.Participant, "err", err)
-				continue
-			}
-			ids = append(ids, p.ID)
-			adds = append(adds, p.KeyPackage)
-		case signaling.ProposalRemove:
-			ids = append(ids, p.ID)
-			for _, mem := range members {
-				if mem.Identity == p.Participant && mem.Leaf != self && !slices.Contains(removes, mem.Leaf) {
-					removes = append(removes, mem.Leaf)
+	for _, o := range outs {
+		switch o := o.(type) {
+		case core.SendKeyPackage:
+			m.outbox.send(func(ctx context.Context) error { return m.sig.UploadKeyPackage(ctx, o.Data) }, func(err error) {
+				if err != nil {
+					m.fail(fmt.Errorf("tresor: upload key package: %w", err))
 				}
+			})
+		case core.SendCommit:
+			wait := first()
+			m.outbox.send(func(ctx context.Context) error {
+				_, err := m.sig.SendCommit(ctx, signaling.Commit{Epoch: o.Epoch, Proposals: o.Proposals, Data: o.Data, Welcome: o.Welcome})
+				return err
+			}, func(err error) {
+				select {
+				case m.results <- commitAnswer{err: err, wait: wait}:
+				case <-m.ctx.Done():
+				}
+			})
+		case core.SendChat:
+			m.outbox.send(func(ctx context.Context) error { return m.sig.SendChat(ctx, o.Epoch, o.Data) }, reply(first()))
+		case core.SendConsent:
+			m.outbox.send(func(ctx context.Context) error { return m.sig.Consent(ctx, o.Recording, o.Granted) }, reply(first()))
+		case *core.InstallKeys:
+			m.installKeys(o)
+		case core.ExpireKeys:
+			m.keys.Expire(o.Before)
+		case core.EraseKeys:
+			m.keys.EraseAll()
+			m.mu.Lock()
+			m.member = false
+			m.mu.Unlock()
+		case core.EpochChanged:
+			members := toMembers(o.Members)
+			m.mu.Lock()
+			m.epoch, m.code, m.members, m.member = o.Epoch, o.SecurityCode, members, true
+			m.mu.Unlock()
+			m.events.push(&EpochChanged{Epoch: o.Epoch, SecurityCode: o.SecurityCode, Members: slices.Clone(members)})
+		default:
+			if ev := event(o); ev != nil {
+				m.events.push(ev)
 			}
 		}
 	}
-	if len(ids) == 0 {
-		return
-	}
-	if err := m.commit(ids, adds, removes); err != nil && !errors.Is(err, signaling.ErrConflict) {
-		m.log.Warn("tresor: commit failed", "epoch", ev.Epoch, "err", err)
-	}
+	return answered
 }
 
-// commit creates a Commit, offers it to the delivery service and merges it
-// if accepted (RFC 9420 §12.4: one Commit per epoch, first wins).
-func (m *Meeting) commit(ids []uint64, adds [][]byte, removes []uint32) error {
-	if m.g.HasPendingCommit() {
-		m.g.ClearPendingCommit()
-	}
-	epoch := m.g.Epoch()
-	c, err := m.g.CreateCommit(adds, removes)
-	if err != nil {
-		return fmt.Errorf("tresor: create commit: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(m.ctx, requestTimeout)
-	defer cancel()
-	if _, err := m.sig.SendCommit(ctx, signaling.Commit{Epoch: epoch, Proposals: ids, Data: c.Message, Welcome: c.Welcome}); err != nil {
-		m.g.ClearPendingCommit()
-		return fmt.Errorf("tresor: send commit: %w", err)
-	}
-	if err := m.g.MergePendingCommit(); err != nil {
-		return fmt.Errorf("tresor: merge commit: %w", err)
-	}
-	m.newEpoch()
-	return nil
-}
-
-func (m *Meeting) commitReceived(ev signaling.CommitReceived) {
-	if m.g == nil || !m.g.Active() {
-		return
-	}
-	if ev.Epoch != m.g.Epoch() {
-		m.log.Info("tresor: commit for another epoch", "commit_epoch", ev.Epoch, "epoch", m.g.Epoch())
-		return
-	}
-	if _, err := m.g.Process(ev.Data); err != nil {
-		m.log.Warn("tresor: rejected commit", "epoch", ev.Epoch, "err", err)
-		return
-	}
-	if !m.g.Active() {
-		// This client was removed: it holds no keys of the new epoch.
-		m.keys.eraseAll()
-		m.mu.Lock()
-		m.member = false
-		m.mu.Unlock()
-		m.rekeyTimer.Stop()
-		return
-	}
-	m.newEpoch()
-}
-
-func (m *Meeting) chat(ev signaling.ChatReceived) {
-	if m.g == nil || !m.g.Active() {
-		return
-	}
-	msg, err := m.g.Process(ev.Data)
-	if err != nil {
-		m.log.Info("tresor: rejected chat message", "epoch", ev.Epoch, "err", err)
-		return
-	}
-	if msg.Kind != keys.Application {
-		return
-	}
-	m.events.push(&ChatMessage{From: msg.Sender.Identity, Epoch: ev.Epoch, Text: string(msg.Data)})
-}
-
-// newEpoch installs the keys of the group's current epoch: the sender
-// switches at once, receivers add every member's key and keep the previous
-// epoch's keys for the grace window.
-func (m *Meeting) newEpoch() {
-	epoch := m.g.Epoch()
-	members := m.g.Members()
-	names := make(map[uint32]string, len(members))
-	newRoster := make(map[uint32]keys.Member, len(members))
-	for _, mem := range members {
-		names[mem.Leaf] = mem.Identity
-		newRoster[mem.Leaf] = mem
-	}
-	ek, err := m.g.SFrameKeys()
-	if err == nil {
-		err = m.keys.install(ek, names)
-	}
-	if g, ok := m.g.(*keys.Group); ok && m.opts.epochLog != nil {
-		m.opts.epochLog(g)
-	}
-	if err != nil {
-		m.log.Error("tresor: installing epoch keys", "epoch", epoch, "err", err)
-	}
-	code, err := m.g.SecurityCode()
-	if err != nil {
-		m.log.Error("tresor: security code", "epoch", epoch, "err", err)
-	}
-	if epoch > 0 {
-		t := time.AfterFunc(m.opts.grace, func() { m.keys.expire(epoch) })
-		m.expiries = append(m.expiries, t)
-		if len(m.expiries) > 8 {
-			m.expiries = m.expiries[1:]
-		}
-	}
-	self := m.g.Self().Leaf
-	for leaf, mem := range m.roster {
-		if n, ok := newRoster[leaf]; !ok || !slices.Equal(n.SignatureKey, mem.SignatureKey) {
-			m.events.push(&ParticipantLeft{Member: toMember(mem)})
-		}
-	}
-	var list []Member
-	for _, mem := range members {
-		if old, ok := m.roster[mem.Leaf]; (!ok || !slices.Equal(old.SignatureKey, mem.SignatureKey)) && mem.Leaf != self {
-			m.events.push(&ParticipantJoined{Member: toMember(mem)})
-		}
-		list = append(list, toMember(mem))
-	}
-	m.roster = newRoster
-	m.mu.Lock()
-	m.epoch, m.code, m.members, m.member = epoch, code, list, true
-	m.mu.Unlock()
-	m.events.push(&EpochChanged{Epoch: epoch, SecurityCode: code, Members: slices.Clone(list)})
-	if m.opts.rekey > 0 {
-		// Stagger members by leaf so that they do not all commit at once.
-		m.rekeyTimer.Reset(m.opts.rekey + m.opts.rekey*time.Duration(self%16)/32)
-	}
-}
-
-func toMember(k keys.Member) Member {
-	return Member{Identity: k.Identity, Leaf: k.Leaf, SignatureKey: slices.Clone(k.SignatureKey)}
-}
-
-// recordingState reports a change of the room's recording state.
-func (m *Meeting) recordingState(r signaling.Recording) {
-	if m.recSeen && r == m.recording {
-		return
-	}
-	m.recSeen, m.recording = true, r
-	m.events.push(&RecordingChanged{Recording: r})
-}
-
-// checkConsent reports a recording request this participant has not
-// answered.
-func (m *Meeting) checkConsent() {
-	rec := m.server.Recording
-	if !rec.Requested {
-		m.consentAsked = ""
-		return
-	}
-	self := m.Self().Identity
-	for _, p := range m.server.Participants {
-		if p.Identity == self && !p.Consented && m.consentAsked != rec.ID && rec.Recorder != self {
-			m.consentAsked = rec.ID
-			m.events.push(&ConsentRequested{Recorder: rec.Recorder, RecordingID: rec.ID})
+func reply(answer chan<- error) func(error) {
+	return func(err error) {
+		if answer != nil {
+			answer <- err
 		}
 	}
 }
 
-// checkSync compares the server's view with the MLS group and reports a
-// difference that outlasts the grace window (the server updates its view
-// when it accepts a Commit, the members when they process it).
-func (m *Meeting) checkSync() {
-	if m.g == nil || !m.g.Active() {
-		return
-	}
-	now := time.Now()
-	srv := serverMembers(m.server)
-	var diff []string
-	mls := map[string]bool{}
-	for _, mem := range m.roster {
-		mls[mem.Identity] = true
-		if !srv[mem.Identity] {
-			diff = append(diff, mem.Identity)
+func (m *Meeting) installKeys(k *core.InstallKeys) {
+	if m.opts.keyLog != nil {
+		for _, mk := range k.Members {
+			m.opts.keyLog(k.Epoch, core.SFrameKey{Identity: mk.Identity, Leaf: mk.Leaf, KID: mk.KID, BaseKey: slices.Clone(mk.BaseKey)})
 		}
 	}
-	for name := range srv {
-		if !mls[name] {
-			diff = append(diff, name)
-		}
+	if m.opts.epochLog != nil {
+		m.opts.epochLog(k.Epoch, m.d.TestingOnlyEpochSecrets())
 	}
-	slices.Sort(diff)
-	diff = slices.Compact(diff)
-	epoch := m.g.Epoch()
-	// The server updates its roster and epoch when it accepts a Commit,
-	// the members when they process it: compare rosters only at the same
-	// epoch, and report an epoch difference only when the server is ahead
-	// (a Commit this client never got), each only if it outlasts the grace
-	// window.
-	if len(diff) == 0 || m.server.Epoch != epoch {
-		m.rosterSince, m.rosterSent = time.Time{}, false
-	} else if m.rosterSince.IsZero() {
-		m.rosterSince = now
-	} else if !m.rosterSent && now.Sub(m.rosterSince) >= m.opts.grace {
-		m.rosterSent = true
-		m.log.Warn("tresor: server roster differs from the MLS roster", "participants", diff)
-		m.events.push(&Mismatch{Kind: MismatchRoster, Participants: diff, ServerEpoch: m.server.Epoch, Epoch: epoch})
-	}
-	if m.server.Epoch <= epoch {
-		m.epochSince, m.epochSent = time.Time{}, false
-	} else if m.epochSince.IsZero() {
-		m.epochSince = now
-	} else if !m.epochSent && now.Sub(m.epochSince) >= m.opts.grace {
-		m.epochSent = true
-		m.log.Warn("tresor: server epoch ahead of the group's", "server_epoch", m.server.Epoch, "epoch", epoch)
-		m.events.push(&Mismatch{Kind: MismatchEpoch, ServerEpoch: m.server.Epoch, Epoch: epoch})
+	if err := m.keys.Install(k); err != nil {
+		m.log.Error("tresor: installing epoch keys", "epoch", k.Epoch, "err", err)
 	}
 }
 

@@ -83,7 +83,7 @@ func TestThreeClientsDecryptEachOther(t *testing.T) {
 	eventually(t, 5*time.Second, "chat delivered", func() bool {
 		for _, c := range []*client{cs[0], cs[2]} {
 			msgs := eventsOf[*ChatMessage](c)
-			if len(msgs) == 0 || msgs[0].From != "bob" || msgs[0].Text != "hello from bob" {
+			if len(msgs) == 0 || msgs[0].From.Identity != "bob" || msgs[0].Text != "hello from bob" {
 				return false
 			}
 		}

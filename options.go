@@ -1,6 +1,8 @@
 package tresor
 
 import (
+	"context"
+	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/internal/core"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
 )
@@ -31,7 +34,6 @@ const (
 type Option func(*options)
 
 type options struct {
-	token       string
 	passcode    string
 	room        string
 	logger      *slog.Logger
@@ -41,27 +43,24 @@ type options struct {
 	settings    webrtc.SettingEngine
 	rand        io.Reader
 	identity    *keys.Identity
+	authority   []ed25519.PublicKey
+	voucher     Voucher
 	sigOpts     []signaling.Option
 	frameBuffer int
 
 	// keyLog, set only by this package's tests, sees every SFrame base key
 	// the client installs, so that the hostile-server suite can look for it
 	// in what the server saw.
-	keyLog func(epoch uint64, k keys.SFrameKey)
+	keyLog func(epoch uint64, k core.SFrameKey)
 	// epochLog, set only by this package's tests, is called on the goroutine
-	// that owns the group each time the client enters an epoch, so that the
-	// hostile-server suite can collect the epoch's secrets
-	// (keys.Group.TestingOnlyEpochSecrets) and look for them in what the
-	// server saw.
-	epochLog func(g *keys.Group)
+	// that owns the group each time the client enters an epoch with the
+	// epoch's secrets (internal/testonly), so that the hostile-server suite
+	// can look for them in what the server saw.
+	epochLog func(epoch uint64, secrets map[string][]byte)
 	// rawFrame, set only by this package's tests, sees every encrypted
 	// frame of a remote track before decryption.
 	rawFrame func(participant string, c e2ee.Codec, data []byte)
 }
-
-// WithToken sets the join token, which the application's backend mints for
-// the participant (auth.MintToken). Join fails without one.
-func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithPasscode sets the meeting passcode. It travels in the signaling join
 // message, never in the URL.
@@ -100,10 +99,33 @@ func WithSettingEngine(se webrtc.SettingEngine) Option { return func(o *options)
 func WithRand(r io.Reader) Option { return func(o *options) { o.rand = r } }
 
 // WithIdentity sets the participant's long-term MLS identity (an Ed25519
-// key, see keys.Identity). Its name must be the identity in the join token,
-// since members map MLS leaves to participants by that name. By default Join
-// creates a fresh identity for the meeting.
+// key, see keys.Identity). Its name must be the identity in the join token.
+// In a meeting whose members are vouched for ([WithAuthority]) it must carry
+// the backend's assertion (keys.Identity.SetAssertion), unless
+// [WithVoucher] is given. By default Join creates a fresh identity for the
+// meeting.
 func WithIdentity(id *keys.Identity) Option { return func(o *options) { o.identity = id } }
+
+// WithAuthority sets the public keys of the application backend that
+// vouches for members (the keys it signs assertions with; several while it
+// rotates them). The client then accepts into its MLS group, and commits,
+// only members the backend vouched for in this room, and it must be vouched
+// for itself ([WithIdentity] with an assertion, or [WithVoucher]). Without
+// it, names in the group are self-chosen: every [Member] is unverified, and
+// the application must say so to its user.
+func WithAuthority(keys ...ed25519.PublicKey) Option {
+	return func(o *options) { o.authority = append(o.authority, keys...) }
+}
+
+// A Voucher asks the application backend to vouch for the participant's
+// MLS signature key: it returns the backend's assertion (keys.Assertion,
+// minted with auth.MintAssertion) for the key, the participant's identity
+// and the room.
+type Voucher func(ctx context.Context, signatureKey []byte) (assertion []byte, err error)
+
+// WithVoucher sets how Join gets the backend's assertion for the fresh
+// identity it creates (or for a [WithIdentity] identity without one).
+func WithVoucher(v Voucher) Option { return func(o *options) { o.voucher = v } }
 
 // WithSignalingOptions passes options to signaling.Dial (HTTP client,
 // headers, read limit).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tresor-dev/tresor/e2ee"
 	"github.com/tresor-dev/tresor/e2ee/piontrack"
+	"github.com/tresor-dev/tresor/internal/keyring"
 	"github.com/tresor-dev/tresor/keys"
 )
 
@@ -242,7 +243,7 @@ func (t *RemoteTrack) sendPLI() error {
 func (t *RemoteTrack) loop() {
 	defer close(t.done)
 	defer close(t.frames)
-	peer, err := t.m.keys.peer(t.participant)
+	peer, err := t.m.keys.Peer(t.participant)
 	if err != nil {
 		return
 	}
@@ -290,7 +291,7 @@ type heldFrame struct {
 // applies it, or before a joiner processed its Welcome. Held frames are
 // retried, in order, once new keys are installed, and decrypted (or
 // rejected and counted) at the latest after the grace window.
-func (t *RemoteTrack) process(peer *peerKeys, s *media.Sample) {
+func (t *RemoteTrack) process(peer *keyring.Peer, s *media.Sample) {
 	t.retryHeld(peer)
 	if len(t.held) > 0 || t.holdable(s) {
 		if len(t.held) >= maxHeld {
@@ -308,19 +309,19 @@ func (t *RemoteTrack) holdable(s *media.Sample) bool {
 	if !ok {
 		return false
 	}
-	if _, known := t.m.keys.epochOf(t.participant, kid); known {
+	if _, known := t.m.keys.EpochOf(t.participant, kid); known {
 		return false
 	}
-	cur, member := t.m.keys.sendingEpoch()
+	cur, member := t.m.keys.SendingEpoch()
 	const mask = 1<<keys.SFrameEpochBits - 1
 	return !member || kid&mask == (cur+1)&mask
 }
 
-func (t *RemoteTrack) retryHeld(peer *peerKeys) {
+func (t *RemoteTrack) retryHeld(peer *keyring.Peer) {
 	if len(t.held) == 0 {
 		return
 	}
-	gen := t.m.keys.generation()
+	gen := t.m.keys.Generation()
 	now := time.Now()
 	if gen == t.keyGen && now.Sub(t.held[0].at) < t.m.opts.grace {
 		return
@@ -337,13 +338,13 @@ func (t *RemoteTrack) retryHeld(peer *peerKeys) {
 	t.held = t.held[i:]
 }
 
-func (t *RemoteTrack) frame(peer *peerKeys, s *media.Sample) {
+func (t *RemoteTrack) frame(peer *keyring.Peer, s *media.Sample) {
 	if f := t.m.opts.rawFrame; f != nil {
 		f(t.participant, t.codec, s.Data)
 	}
 	kid, ok := frameKID(t.codec, s.Data)
-	epoch, known := t.m.keys.epochOf(t.participant, kid)
-	data, err := peer.recv.DecryptFrame(nil, t.codec, s.Data)
+	epoch, known := t.m.keys.EpochOf(t.participant, kid)
+	data, err := peer.Receiver.DecryptFrame(nil, t.codec, s.Data)
 	now := time.Now()
 	t.mu.Lock()
 	if err != nil {

@@ -161,18 +161,25 @@ func VerifyToken(token string, keys []ed25519.PublicKey, now time.Time) (*Claims
 // UnverifiedRoom returns the room a token names without verifying
 // anything, or "" if it names none. A client uses it to fill in the "join"
 // message; nothing may trust it (the server verifies the token).
-func UnverifiedRoom(token string) string {
+func UnverifiedRoom(token string) string { return unverifiedPayload(token).Room }
+
+// UnverifiedIdentity returns the identity (subject) a token names without
+// verifying anything, or "". A client uses it to name its MLS identity
+// before it joins; nothing may trust it.
+func UnverifiedIdentity(token string) string { return unverifiedPayload(token).Sub }
+
+func unverifiedPayload(token string) tokenPayload {
+	var tp tokenPayload
 	if !strings.HasPrefix(token, tokenPrefix) {
-		return ""
+		return tp
 	}
 	p, _, _ := strings.Cut(token[len(tokenPrefix):], ".")
 	raw, err := base64.RawURLEncoding.DecodeString(p)
 	if err != nil {
-		return ""
+		return tp
 	}
-	var tp tokenPayload
 	if json.Unmarshal(raw, &tp) != nil {
-		return ""
+		return tokenPayload{}
 	}
-	return tp.Room
+	return tp
 }

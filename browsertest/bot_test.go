@@ -96,8 +96,8 @@ func startBot(t *testing.T, ms *meetingServer, name string) *bot {
 	b := &bot{identity: identity, cancel: cancel, decrypted: map[string]int{}}
 	jctx, jcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer jcancel()
-	m, err := tresor.Join(jctx, "ws"+strings.TrimPrefix(ms.URL, "http")+"/signal",
-		tresor.WithToken(tok), tresor.WithRoom(testRoom), tresor.WithPasscode(testPasscode))
+	m, err := tresor.Join(jctx, "ws"+strings.TrimPrefix(ms.URL, "http")+"/signal", tok,
+		tresor.WithRoom(testRoom), tresor.WithPasscode(testPasscode))
 	if err != nil {
 		cancel()
 		t.Fatalf("bot join: %v", err)
@@ -132,7 +132,7 @@ func startBot(t *testing.T, ms *meetingServer, name string) *bot {
 						defer b.wg.Done()
 						cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 						defer ccancel()
-						if err := m.Consent(cctx, ev.RecordingID, true); err != nil && ctx.Err() == nil {
+						if err := m.Consent(cctx, ev.Recording.ID, true); err != nil && ctx.Err() == nil {
 							t.Errorf("bot consent: %v", err)
 						}
 					}()

@@ -133,17 +133,17 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			fmt.Fprintf(out, "bot: %s left the group\n", ev.Member.Identity)
 		case *tresor.ConsentRequested:
 			if !cfg.Consent {
-				fmt.Fprintf(out, "bot: %s asks to record; not consenting (-consent=false)\n", ev.Recorder)
+				fmt.Fprintf(out, "bot: %s asks to record; not consenting (-consent=false)\n", ev.Recorder.Name)
 				continue
 			}
-			if err := m.Consent(ctx, ev.RecordingID, true); errors.Is(err, signaling.ErrConflict) {
+			if err := m.Consent(ctx, ev.Recording.ID, true); errors.Is(err, signaling.ErrConflict) {
 				// That recording stopped meanwhile; a new one asks again.
-				fmt.Fprintf(out, "bot: %s's recording ended before the bot consented\n", ev.Recorder)
+				fmt.Fprintf(out, "bot: %s's recording ended before the bot consented\n", ev.Recorder.Name)
 				continue
 			} else if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "bot: consented to %s recording the meeting\n", ev.Recorder)
+			fmt.Fprintf(out, "bot: consented to %s recording the meeting\n", ev.Recorder.Name)
 		case *tresor.MuteRequested:
 			// Only the bot can mute its encrypted media; it obliges and
 			// stays muted.

@@ -330,7 +330,7 @@ func TestMeetingEndToEnd(t *testing.T) {
 	}
 	frag, _ := url.ParseQuery(u.Fragment)
 	api := teststack.API(t)
-	host, err := tresor.Join(ctx, b.signalURL(), tresor.WithToken(frag.Get("token")), tresor.WithWebRTCAPI(api))
+	host, err := tresor.Join(ctx, b.signalURL(), frag.Get("token"), tresor.WithWebRTCAPI(api))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestMeetingEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	guest, err := tresor.Join(ctx, r.Signal, tresor.WithToken(r.Token), tresor.WithPasscode(b.passcode), tresor.WithWebRTCAPI(api))
+	guest, err := tresor.Join(ctx, r.Signal, r.Token, tresor.WithPasscode(b.passcode), tresor.WithWebRTCAPI(api))
 	if err != nil {
 		t.Fatal(err)
 	}

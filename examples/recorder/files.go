@@ -132,6 +132,13 @@ func (f *files) allow() {
 	}
 }
 
+// pause stops writing until the next allow: frames meanwhile are dropped.
+func (f *files) pause() {
+	f.mu.Lock()
+	f.allowed = false
+	f.mu.Unlock()
+}
+
 // stop closes every file for good; later frames are dropped.
 func (f *files) stop() error {
 	f.mu.Lock()

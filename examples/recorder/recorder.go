@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,11 +120,19 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 			if requested && mine {
 				ours = true
 			}
+			// The server's "active" is not enough: every other member
+			// of the MLS group must have sent a signed consent to this
+			// very recording (ev.Verified). A joiner pauses the
+			// recording until its signed consent arrives.
 			switch {
-			case ours && mine && rec.Active && !active:
+			case ours && mine && rec.Active && ev.Verified && !active:
 				active = true
 				files.allow()
-				fmt.Fprintln(out, "recorder: everyone consented: recording")
+				fmt.Fprintln(out, "recorder: every member consented (signed): recording")
+			case ours && mine && active && !ev.Verified:
+				active = false
+				files.pause()
+				fmt.Fprintf(out, "recorder: paused: no signed consent yet from %s\n", strings.Join(ev.Missing, ", "))
 			case ours && !mine:
 				fmt.Fprintln(out, "recorder: "+errWithdrawn.Error())
 				if err := files.stop(); err != nil {
@@ -134,8 +143,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		case *tresor.ConsentRequested:
 			// Someone else records: the recorder has no say, and no
 			// consent of its own to give on a person's behalf.
-			if ev.Recorder != m.Self().Identity {
-				fmt.Fprintf(out, "recorder: %s asks to record too; not consenting\n", ev.Recorder)
+			if ev.Recorder.Identity != m.Self().Identity {
+				fmt.Fprintf(out, "recorder: %s asks to record too; not consenting\n", ev.Recorder.Name)
 			}
 		case *tresor.Mismatch:
 			fmt.Fprintf(out, "recorder: WARNING: the server and the MLS group disagree (%s): compare security codes\n", ev.Kind)

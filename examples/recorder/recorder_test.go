@@ -75,7 +75,7 @@ func TestRecorderConsentGated(t *testing.T) {
 	}
 
 	// The speaker: a participant who publishes and answers consent.
-	sp, err := tresor.Join(ctx, st.SignalURL, tresor.WithToken(st.Token("speaker", signaling.RoleParticipant)),
+	sp, err := tresor.Join(ctx, st.SignalURL, st.Token("speaker", signaling.RoleParticipant),
 		tresor.WithPasscode("1357"), tresor.WithWebRTCAPI(teststack.API(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestRecorderConsentGated(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("nobody asked the speaker to consent:\n%s", out)
 	}
-	if !strings.HasPrefix(req.Recorder, "guest-") || req.RecordingID == "" {
+	if !strings.HasPrefix(req.Recorder.Identity, "guest-") || req.Recording.ID == "" {
 		t.Fatalf("consent request %+v", req)
 	}
 	// Without the speaker's consent nothing is written, though the
@@ -150,15 +150,15 @@ func TestRecorderConsentGated(t *testing.T) {
 		t.Fatalf("%d files written before consent:\n%s", len(ents), out)
 	}
 
-	if err := sp.Consent(ctx, req.RecordingID, true); err != nil {
+	if err := sp.Consent(ctx, req.Recording.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	waitOutput(t, out, "everyone consented: recording", done)
+	waitOutput(t, out, "every member consented (signed): recording", done)
 	waitOutput(t, out, "speaker's video to", done)
 	waitOutput(t, out, "speaker's audio to", done)
 	time.Sleep(3 * time.Second) // more than one loop of each clip
 
-	if err := sp.Consent(ctx, req.RecordingID, false); err != nil {
+	if err := sp.Consent(ctx, req.Recording.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	select {

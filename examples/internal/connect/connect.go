@@ -71,11 +71,11 @@ func Join(ctx context.Context, p Params) (*tresor.Meeting, string, error) {
 			return nil, "", err
 		}
 	}
-	opts := []tresor.Option{tresor.WithToken(token), tresor.WithPasscode(p.Passcode), tresor.WithWebRTCAPI(api)}
+	opts := []tresor.Option{tresor.WithPasscode(p.Passcode), tresor.WithWebRTCAPI(api)}
 	if p.Logger != nil {
 		opts = append(opts, tresor.WithLogger(p.Logger))
 	}
-	m, err := tresor.Join(ctx, sigURL, opts...)
+	m, err := tresor.Join(ctx, sigURL, token, opts...)
 	if err != nil {
 		return nil, "", err
 	}
