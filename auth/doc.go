@@ -15,15 +15,14 @@
 //   - Roles ([Role]): what a participant may do in a meeting. The signaling
 //     package uses the same type (signaling.Role is an alias).
 //
-// Planned: the backend will also vouch for each participant's MLS signature
-// key, so that members can check every leaf of the group against the
-// backend rather than the server (see DESIGN.md, "Join"). That assertion
-// belongs here, beside the join token, in assertion.go; it must use its
-// own signature context string, so that a token can never verify as an
-// assertion or the other way round.
+//   - Member assertions ([MintAssertion], [VouchForToken]): the backend
+//     vouches for a participant's MLS signature key, and every member
+//     checks it (package keys), so that the server cannot add members.
 //
 // Choosing: a backend calls [MintToken] for each participant it has
-// authenticated, and [HashPasscode] once per room with a passcode (it keeps
-// the hash, never the passcode). Everything a token or hash contains is
+// authenticated, [MintAssertion] (or [VouchForToken]) for the MLS key the
+// participant's client presents, and [HashPasscode] once per room with a
+// passcode (it keeps the hash, never the passcode). Clients need the
+// backend's public keys to check assertions (tresor.WithAuthority). Everything a token or hash contains is
 // visible to its holder; neither carries a secret beyond the signature.
 package auth
