@@ -17,10 +17,20 @@ type LeafNodeCheck struct {
 	// GroupID binds leaves of source update and commit to the group (they
 	// sign it in LeafNodeTBS).
 	GroupID []byte
-	// Leaf is the position the leaf node takes (or has) in the tree: signed
-	// by update and commit leaves, and the one position whose current
-	// occupant is not compared for duplicate keys.
+	// Leaf is the position the leaf node takes in the tree: signed by
+	// update and commit leaves.
 	Leaf treemath.LeafIndex
+	// Replaces says that the leaf node replaces the member at Leaf, as an
+	// Update proposal (RFC 9420 §7.3: its encryption_key "represents a
+	// different public key than the encryption_key in the leaf node being
+	// replaced") or a Commit's UpdatePath (§12.4.2: "Verify that the
+	// encryption_key value in the LeafNode is different from the
+	// committer's current leaf node") does. Leaf must then be a member;
+	// the leaf node's encryption key must differ from that member's, but
+	// its signature key may stay the same, and the credential types are
+	// not compared with that member's. Without Replaces the leaf node is
+	// compared with every node of the tree.
+	Replaces bool
 	// Source, if not zero, is the leaf_node_source the context requires:
 	// key_package for an Add, update for an Update, commit for an
 	// UpdatePath.
@@ -54,11 +64,14 @@ func defaultProposal(t wire.ProposalType) bool {
 //     every non-default extension of the leaf; they meet c.Required;
 //   - every other member supports the leaf's credential type and the leaf
 //     supports every other member's;
-//   - no other node of the tree has the same encryption key, and no other
-//     leaf the same signature key.
+//   - no node of the tree has the same encryption key, not even the leaf
+//     it replaces, and no other leaf the same signature key.
 func (t *Tree) ValidateLeafNode(ln *wire.LeafNode, c LeafNodeCheck) error {
 	if c.Source != 0 && ln.Source != c.Source {
 		return invalid("leaf node has source %d, want %d", ln.Source, c.Source)
+	}
+	if c.Replaces && t.Leaf(c.Leaf) == nil {
+		return invalid("leaf node replaces blank or missing leaf %d", c.Leaf)
 	}
 	if err := t.checkLeafAlone(ln, c.GroupID, c.Leaf, c.Required); err != nil {
 		return err
@@ -71,11 +84,17 @@ func (t *Tree) ValidateLeafNode(ln *wire.LeafNode, c LeafNodeCheck) error {
 	}
 	for i := 0; i < len(t.nodes); i++ {
 		x := treemath.NodeIndex(i)
-		if x == c.Leaf.Node() || t.nodes[x].blank() {
+		if t.nodes[x].blank() {
 			continue
 		}
 		if bytes.Equal(t.encryptionKey(x), ln.EncryptionKey) {
+			if c.Replaces && x == c.Leaf.Node() {
+				return invalid("leaf node keeps the encryption key of the leaf %d it replaces", c.Leaf)
+			}
 			return invalid("encryption key of the leaf node is already used by node %d", x)
+		}
+		if c.Replaces && x == c.Leaf.Node() {
+			continue
 		}
 		if other := t.nodes[x].leaf; other != nil {
 			if bytes.Equal(other.SignatureKey, ln.SignatureKey) {
