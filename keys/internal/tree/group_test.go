@@ -427,6 +427,9 @@ func TestValidateLeafNode(t *testing.T) {
 		"duplicate sig key":    {func(ln *wire.LeafNode) { ln.SignatureKey = g.tree.Leaf(1).SignatureKey }, check},
 		"invalid enc key":      {func(ln *wire.LeafNode) { ln.EncryptionKey = []byte{1} }, check},
 		"unknown source value": {func(ln *wire.LeafNode) { ln.Source = 9 }, LeafNodeCheck{Leaf: 3}},
+		"extension twice": {func(ln *wire.LeafNode) {
+			ln.Extensions = []wire.Extension{{Type: wire.ExtensionApplicationID, Data: []byte{0}}, {Type: wire.ExtensionApplicationID, Data: []byte{0}}}
+		}, check},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -61,7 +61,8 @@ func defaultProposal(t wire.ProposalType) bool {
 //     lifetime when c.Now is set;
 //   - the encryption key is a valid public key of the suite;
 //   - the capabilities list mls10, the suite, the leaf's credential type and
-//     every non-default extension of the leaf; they meet c.Required;
+//     every non-default extension of the leaf, which carries no extension
+//     type twice (§13.4); they meet c.Required;
 //   - every other member supports the leaf's credential type and the leaf
 //     supports every other member's;
 //   - no node of the tree has the same encryption key, not even the leaf
@@ -112,7 +113,8 @@ func (t *Tree) ValidateLeafNode(ln *wire.LeafNode, c LeafNodeCheck) error {
 }
 
 // checkLeafAlone runs the checks of §7.3 that need no other node: the
-// signature, the encryption key and the capabilities.
+// signature, the encryption key, the capabilities and the extensions (each
+// listed in the capabilities, none twice: §13.4).
 func (t *Tree) checkLeafAlone(ln *wire.LeafNode, groupID []byte, l treemath.LeafIndex, req *wire.RequiredCapabilities) error {
 	switch ln.Source {
 	case wire.SourceKeyPackage, wire.SourceUpdate, wire.SourceCommit:
@@ -143,6 +145,9 @@ func (t *Tree) checkLeafAlone(ln *wire.LeafNode, groupID []byte, l treemath.Leaf
 		if !defaultExtension(e.Type) && !slices.Contains(caps.Extensions, e.Type) {
 			return invalid("leaf node carries extension %d it does not list", e.Type)
 		}
+	}
+	if e, dup := wire.DuplicateExtension(ln.Extensions); dup {
+		return invalid("leaf node carries extension %d twice", e)
 	}
 	if req != nil {
 		for _, e := range req.ExtensionTypes {
