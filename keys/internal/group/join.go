@@ -17,7 +17,8 @@ import (
 // ratchet_tree extension (nil otherwise). In order:
 //
 //  1. decrypt our GroupSecrets with the init key, compute psk_secret and
-//     welcome_secret, and decrypt the GroupInfo;
+//     welcome_secret, and decrypt the GroupInfo; check its extensions
+//     (§13.4: none twice, every GroupContext extension supported);
 //  2. take the tree, validate it (§7.3, §7.9.2, §12.4.3.1), check that its
 //     hash is the GroupContext's tree_hash, and verify the GroupInfo's
 //     signature under the signer's leaf;
@@ -60,6 +61,9 @@ func Join(s *suite.Suite, cfg Config, sig *suite.SignaturePrivateKey, kp *wire.K
 	gc := &gi.GroupContext
 	if gc.Version != wire.MLS10 || gc.CipherSuite != wire.CipherSuite(s.ID()) {
 		return nil, fmt.Errorf("%w: GroupContext version %d, suite %#04x", ErrInvalid, gc.Version, gc.CipherSuite)
+	}
+	if err := checkGroupInfoExtensions(gi, &kp.LeafNode.Capabilities); err != nil {
+		return nil, err
 	}
 
 	// The tree.

@@ -133,7 +133,7 @@ func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (
 		}
 		touched[l] = true
 		if err := a.tree.ValidateLeafNode(&r.p.Update.LeafNode, tree.LeafNodeCheck{
-			GroupID: s.gc.GroupID, Leaf: l, Source: wire.SourceUpdate, Required: required,
+			GroupID: s.gc.GroupID, Leaf: l, Replaces: true, Source: wire.SourceUpdate, Required: required,
 		}); err != nil {
 			return nil, fmt.Errorf("%w: updated leaf: %w", ErrInvalid, err)
 		}

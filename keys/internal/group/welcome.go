@@ -3,6 +3,7 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/tresor-dev/tresor/keys/internal/codec"
 	"github.com/tresor-dev/tresor/keys/internal/schedule"
@@ -66,6 +67,33 @@ func OpenGroupInfo(joiner *schedule.JoinerSecret, psk *schedule.PSKSecret, encry
 		return nil, fmt.Errorf("mls group: GroupInfo: %w", err)
 	}
 	return &gi, nil
+}
+
+// checkGroupInfoExtensions runs the checks of RFC 9420 §13.4 on the
+// GroupInfo of a Welcome to a joiner whose KeyPackage's leaf has
+// capabilities caps:
+//
+//   - no extension type appears twice among the GroupInfo's extensions or
+//     among its GroupContext's ("Any field containing a list of extensions
+//     MUST NOT have more than one extension of any given type");
+//   - the joiner supports every GroupContext extension, as one of the
+//     default extensions (§7.2) or one its capabilities list ("A client
+//     joining a group MUST verify that it supports every extension in the
+//     GroupContext for the group. Otherwise, it MUST treat the enclosing
+//     GroupInfo message as invalid and not join the group").
+func checkGroupInfoExtensions(gi *wire.GroupInfo, caps *wire.Capabilities) error {
+	if e, dup := wire.DuplicateExtension(gi.Extensions); dup {
+		return fmt.Errorf("%w: GroupInfo carries extension %d twice", ErrInvalid, e)
+	}
+	if e, dup := wire.DuplicateExtension(gi.GroupContext.Extensions); dup {
+		return fmt.Errorf("%w: GroupContext carries extension %d twice", ErrInvalid, e)
+	}
+	for _, e := range gi.GroupContext.Extensions {
+		if !defaultExtension(e.Type) && !slices.Contains(caps.Extensions, e.Type) {
+			return fmt.Errorf("%w: GroupContext extension %d is not supported", ErrInvalid, e.Type)
+		}
+	}
+	return nil
 }
 
 // VerifyGroupInfo checks a GroupInfo's signature under the signer's key

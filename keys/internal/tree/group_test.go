@@ -252,7 +252,7 @@ func TestGroupLifecycle(t *testing.T) {
 	up.EncryptionKey = wire.HPKEPublicKey(upKey.Public())
 	tbs, _ := up.LeafNodeTBS(g.groupID, 2)
 	up.Signature, _ = g.s.SignWithLabel(g.members[2].sig, "LeafNodeTBS", tbs)
-	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 2, Source: wire.SourceUpdate}); err != nil {
+	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 2, Replaces: true, Source: wire.SourceUpdate}); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.tree.UpdateLeaf(2, &up); err != nil {
@@ -427,6 +427,9 @@ func TestValidateLeafNode(t *testing.T) {
 		"duplicate sig key":    {func(ln *wire.LeafNode) { ln.SignatureKey = g.tree.Leaf(1).SignatureKey }, check},
 		"invalid enc key":      {func(ln *wire.LeafNode) { ln.EncryptionKey = []byte{1} }, check},
 		"unknown source value": {func(ln *wire.LeafNode) { ln.Source = 9 }, LeafNodeCheck{Leaf: 3}},
+		"extension twice": {func(ln *wire.LeafNode) {
+			ln.Extensions = []wire.Extension{{Type: wire.ExtensionApplicationID, Data: []byte{0}}, {Type: wire.ExtensionApplicationID, Data: []byte{0}}}
+		}, check},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -454,14 +457,14 @@ func TestValidateLeafNode(t *testing.T) {
 	up.EncryptionKey = wire.HPKEPublicKey(m2.leaf.EncryptionKey)
 	tbs, _ := up.LeafNodeTBS(g.groupID, 1)
 	up.Signature, _ = s.SignWithLabel(g.members[1].sig, "LeafNodeTBS", tbs)
-	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 1, Source: wire.SourceUpdate}); err != nil {
+	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 1, Replaces: true, Source: wire.SourceUpdate}); err != nil {
 		t.Fatalf("valid update leaf: %v", err)
 	}
 	// Signed for position 2, presented at position 1: only the signature
 	// differs.
 	tbs, _ = up.LeafNodeTBS(g.groupID, 2)
 	up.Signature, _ = s.SignWithLabel(g.members[1].sig, "LeafNodeTBS", tbs)
-	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 1, Source: wire.SourceUpdate}); !errors.Is(err, ErrInvalid) {
+	if err := g.tree.ValidateLeafNode(&up, LeafNodeCheck{GroupID: g.groupID, Leaf: 1, Replaces: true, Source: wire.SourceUpdate}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("update leaf signed for another position: %v", err)
 	}
 }

@@ -69,6 +69,10 @@ type UpdatePathParams struct {
 // [PathSecrets.PathSecret] also gives the path secrets for the Welcome) and
 // the commit secret, which the caller must erase after use.
 //
+// It fails, rather than send a path receivers reject, if a new key is
+// already in t (the committer's own leaf key included): that happens only
+// when c.Rand repeats itself.
+//
 // t is changed only if CreateUpdatePath succeeds; t should already hold the
 // Commit's proposals.
 func (t *Tree) CreateUpdatePath(committer treemath.LeafIndex, c UpdatePathParams) (*wire.UpdatePath, *PathSecrets, []byte, error) {
@@ -112,6 +116,13 @@ func (t *Tree) CreateUpdatePath(committer treemath.LeafIndex, c UpdatePathParams
 		ps.Erase()
 		clear(commitSecret)
 		return nil, nil, nil, err
+	}
+	// Receivers reject a path that keeps a key the tree already holds
+	// ([Tree.MergeUpdatePath]). Fresh random keys never collide, so a
+	// collision means c.Rand repeats itself: refuse to send a Commit that
+	// would claim a refresh it does not make.
+	if err := t.checkFreshKeys(wire.HPKEPublicKey(leafKey.Public()), keys); err != nil {
+		return fail(fmt.Errorf("tree: the new keys are not fresh, the random source repeats itself: %v", err))
 	}
 
 	work := t.Clone()
@@ -192,10 +203,13 @@ func (t *Tree) setPath(l treemath.LeafIndex, fdp []treemath.NodeIndex, keys []wi
 // already applied to t:
 //
 //   - the path has one node per node of the sender's filtered direct path,
-//     each with a valid public key not used elsewhere in the tree;
-//   - the leaf node passes [Tree.ValidateLeafNode] with source commit at the
-//     sender's position, with groupID and the group's required
+//     each with a valid public key;
+//   - the leaf node passes [Tree.ValidateLeafNode] with source commit,
+//     replacing the sender's leaf, with groupID and the group's required
 //     capabilities (nil if none);
+//   - no key of the path, the leaf's included, is already in the tree (not
+//     even at the sender's leaf or on its direct path) or appears twice in
+//     the path;
 //   - the leaf node's parent_hash is the one the merged path gives (§7.9.2).
 //
 // t is changed only if every check passes. The receiver then decrypts its
@@ -209,7 +223,7 @@ func (t *Tree) MergeUpdatePath(sender treemath.LeafIndex, path *wire.UpdatePath,
 		return invalid("UpdatePath has %d nodes, the filtered direct path of leaf %d has %d", len(path.Nodes), sender, len(fdp))
 	}
 	ln := &path.LeafNode
-	if err := t.ValidateLeafNode(ln, LeafNodeCheck{GroupID: groupID, Leaf: sender, Source: wire.SourceCommit, Required: required}); err != nil {
+	if err := t.ValidateLeafNode(ln, LeafNodeCheck{GroupID: groupID, Leaf: sender, Replaces: true, Source: wire.SourceCommit, Required: required}); err != nil {
 		return fmt.Errorf("UpdatePath leaf node: %w", err)
 	}
 	keys := make([]wire.HPKEPublicKey, len(path.Nodes))
@@ -218,28 +232,9 @@ func (t *Tree) MergeUpdatePath(sender treemath.LeafIndex, path *wire.UpdatePath,
 		if err := t.suite.ValidateHPKEPublicKey(suite.HPKEPublicKey(keys[i])); err != nil {
 			return invalid("UpdatePath node %d: %v", i, err)
 		}
-		if bytes.Equal(keys[i], ln.EncryptionKey) {
-			return invalid("UpdatePath node %d repeats the leaf's encryption key", i)
-		}
-		for j := range i {
-			if bytes.Equal(keys[i], keys[j]) {
-				return invalid("UpdatePath nodes %d and %d have the same encryption key", j, i)
-			}
-		}
 	}
-	// The new keys must not appear off the sender's path, which the merge
-	// leaves in place.
-	onPath := t.LeafCount().DirectPath(sender.Node())
-	for x := range t.nodes {
-		y := treemath.NodeIndex(x)
-		if y == sender.Node() || t.nodes[y].blank() || containsNode(onPath, y) {
-			continue
-		}
-		for i := range keys {
-			if bytes.Equal(t.encryptionKey(y), keys[i]) {
-				return invalid("UpdatePath node %d reuses the encryption key of node %d", i, y)
-			}
-		}
+	if err := t.checkFreshKeys(ln.EncryptionKey, keys); err != nil {
+		return err
 	}
 	work := t.Clone()
 	parentHash, err := work.setPath(sender, fdp, keys)
@@ -254,13 +249,43 @@ func (t *Tree) MergeUpdatePath(sender treemath.LeafIndex, path *wire.UpdatePath,
 	return nil
 }
 
-func containsNode(xs []treemath.NodeIndex, x treemath.NodeIndex) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
+// checkFreshKeys checks the public keys of an UpdatePath, its leaf's
+// encryption key leafKey and its nodes' keys, against t, the tree with the
+// Commit's proposals applied and the path not yet merged (RFC 9420
+// §12.4.2: "Verify that the encryption_key value in the LeafNode is
+// different from the committer's current leaf node" and "Verify that none
+// of the public keys in the UpdatePath appear in any node of the new
+// ratchet tree"). The committer's current leaf and direct path are nodes
+// of that tree too: a path that keeps one of their keys is not a refresh.
+// No key may appear twice in the path either, since the merged tree would
+// then hold it twice.
+func (t *Tree) checkFreshKeys(leafKey wire.HPKEPublicKey, keys []wire.HPKEPublicKey) error {
+	for i := range keys {
+		if bytes.Equal(keys[i], leafKey) {
+			return invalid("UpdatePath node %d repeats the leaf's encryption key", i)
+		}
+		for j := range i {
+			if bytes.Equal(keys[i], keys[j]) {
+				return invalid("UpdatePath nodes %d and %d have the same encryption key", j, i)
+			}
 		}
 	}
-	return false
+	for x := range t.nodes {
+		y := treemath.NodeIndex(x)
+		if t.nodes[y].blank() {
+			continue
+		}
+		old := t.encryptionKey(y)
+		if bytes.Equal(old, leafKey) {
+			return invalid("UpdatePath leaf node reuses the encryption key of node %d", y)
+		}
+		for i := range keys {
+			if bytes.Equal(old, keys[i]) {
+				return invalid("UpdatePath node %d reuses the encryption key of node %d", i, y)
+			}
+		}
+	}
+	return nil
 }
 
 // DecryptUpdatePath decrypts the path secret the UpdatePath of a Commit

@@ -17,10 +17,20 @@ type LeafNodeCheck struct {
 	// GroupID binds leaves of source update and commit to the group (they
 	// sign it in LeafNodeTBS).
 	GroupID []byte
-	// Leaf is the position the leaf node takes (or has) in the tree: signed
-	// by update and commit leaves, and the one position whose current
-	// occupant is not compared for duplicate keys.
+	// Leaf is the position the leaf node takes in the tree: signed by
+	// update and commit leaves.
 	Leaf treemath.LeafIndex
+	// Replaces says that the leaf node replaces the member at Leaf, as an
+	// Update proposal (RFC 9420 §7.3: its encryption_key "represents a
+	// different public key than the encryption_key in the leaf node being
+	// replaced") or a Commit's UpdatePath (§12.4.2: "Verify that the
+	// encryption_key value in the LeafNode is different from the
+	// committer's current leaf node") does. Leaf must then be a member;
+	// the leaf node's encryption key must differ from that member's, but
+	// its signature key may stay the same, and the credential types are
+	// not compared with that member's. Without Replaces the leaf node is
+	// compared with every node of the tree.
+	Replaces bool
 	// Source, if not zero, is the leaf_node_source the context requires:
 	// key_package for an Add, update for an Update, commit for an
 	// UpdatePath.
@@ -51,14 +61,18 @@ func defaultProposal(t wire.ProposalType) bool {
 //     lifetime when c.Now is set;
 //   - the encryption key is a valid public key of the suite;
 //   - the capabilities list mls10, the suite, the leaf's credential type and
-//     every non-default extension of the leaf; they meet c.Required;
+//     every non-default extension of the leaf, which carries no extension
+//     type twice (§13.4); they meet c.Required;
 //   - every other member supports the leaf's credential type and the leaf
 //     supports every other member's;
-//   - no other node of the tree has the same encryption key, and no other
-//     leaf the same signature key.
+//   - no node of the tree has the same encryption key, not even the leaf
+//     it replaces, and no other leaf the same signature key.
 func (t *Tree) ValidateLeafNode(ln *wire.LeafNode, c LeafNodeCheck) error {
 	if c.Source != 0 && ln.Source != c.Source {
 		return invalid("leaf node has source %d, want %d", ln.Source, c.Source)
+	}
+	if c.Replaces && t.Leaf(c.Leaf) == nil {
+		return invalid("leaf node replaces blank or missing leaf %d", c.Leaf)
 	}
 	if err := t.checkLeafAlone(ln, c.GroupID, c.Leaf, c.Required); err != nil {
 		return err
@@ -71,11 +85,17 @@ func (t *Tree) ValidateLeafNode(ln *wire.LeafNode, c LeafNodeCheck) error {
 	}
 	for i := 0; i < len(t.nodes); i++ {
 		x := treemath.NodeIndex(i)
-		if x == c.Leaf.Node() || t.nodes[x].blank() {
+		if t.nodes[x].blank() {
 			continue
 		}
 		if bytes.Equal(t.encryptionKey(x), ln.EncryptionKey) {
+			if c.Replaces && x == c.Leaf.Node() {
+				return invalid("leaf node keeps the encryption key of the leaf %d it replaces", c.Leaf)
+			}
 			return invalid("encryption key of the leaf node is already used by node %d", x)
+		}
+		if c.Replaces && x == c.Leaf.Node() {
+			continue
 		}
 		if other := t.nodes[x].leaf; other != nil {
 			if bytes.Equal(other.SignatureKey, ln.SignatureKey) {
@@ -93,7 +113,8 @@ func (t *Tree) ValidateLeafNode(ln *wire.LeafNode, c LeafNodeCheck) error {
 }
 
 // checkLeafAlone runs the checks of §7.3 that need no other node: the
-// signature, the encryption key and the capabilities.
+// signature, the encryption key, the capabilities and the extensions (each
+// listed in the capabilities, none twice: §13.4).
 func (t *Tree) checkLeafAlone(ln *wire.LeafNode, groupID []byte, l treemath.LeafIndex, req *wire.RequiredCapabilities) error {
 	switch ln.Source {
 	case wire.SourceKeyPackage, wire.SourceUpdate, wire.SourceCommit:
@@ -124,6 +145,9 @@ func (t *Tree) checkLeafAlone(ln *wire.LeafNode, groupID []byte, l treemath.Leaf
 		if !defaultExtension(e.Type) && !slices.Contains(caps.Extensions, e.Type) {
 			return invalid("leaf node carries extension %d it does not list", e.Type)
 		}
+	}
+	if e, dup := wire.DuplicateExtension(ln.Extensions); dup {
+		return invalid("leaf node carries extension %d twice", e)
 	}
 	if req != nil {
 		for _, e := range req.ExtensionTypes {

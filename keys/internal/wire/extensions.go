@@ -112,3 +112,18 @@ func (e *ExternalSenders) UnmarshalMLS(r *codec.Reader) {
 	})
 	*e = s
 }
+
+// DuplicateExtension returns an extension type that appears more than once
+// in exts, and whether there is one (RFC 9420 §13.4: "Any field containing
+// a list of extensions MUST NOT have more than one extension of any given
+// type"). Decoding leaves that check to the callers that validate.
+func DuplicateExtension(exts []Extension) (ExtensionType, bool) {
+	seen := make(map[ExtensionType]bool, len(exts))
+	for _, e := range exts {
+		if seen[e.Type] {
+			return e.Type, true
+		}
+		seen[e.Type] = true
+	}
+	return 0, false
+}

@@ -78,3 +78,24 @@ func TestExtensionContents(t *testing.T) {
 		})
 	}
 }
+
+func TestDuplicateExtension(t *testing.T) {
+	for _, c := range []struct {
+		types []ExtensionType
+		dup   ExtensionType
+		found bool
+	}{
+		{nil, 0, false},
+		{[]ExtensionType{1, 2, 0xff00}, 0, false},
+		{[]ExtensionType{1, 2, 1}, 1, true},
+		{[]ExtensionType{0xff00, 3, 0xff00, 3}, 0xff00, true},
+	} {
+		var exts []Extension
+		for _, ty := range c.types {
+			exts = append(exts, Extension{Type: ty, Data: []byte{}})
+		}
+		if dup, found := DuplicateExtension(exts); dup != c.dup || found != c.found {
+			t.Errorf("DuplicateExtension(%v) = %d, %v; want %d, %v", c.types, dup, found, c.dup, c.found)
+		}
+	}
+}
