@@ -454,6 +454,9 @@ func (m *Meeting) handle(ev signaling.Event) {
 	case signaling.ServerError:
 		if ev.Err != nil {
 			m.log.Info("tresor: server error", "code", ev.Err.Code)
+			if errors.Is(ev.Err, signaling.ErrKeyPackageExpired) {
+				m.renewKeyPackage()
+			}
 		}
 	case signaling.Removed:
 		m.endReason = fmt.Errorf("%w by %s", ErrRemoved, ev.By)
@@ -476,12 +479,32 @@ func (m *Meeting) startGroup() {
 			return
 		}
 	}
-	kp, err := keys.NewKeyPackage(id, m.kcfg)
+	m.id = id
+	m.uploadKeyPackage()
+}
+
+// renewKeyPackage replaces a KeyPackage the delivery service dropped
+// because no Commit added this client in time (a committer refused or
+// ignored it): nothing can add the client with the old one any more.
+func (m *Meeting) renewKeyPackage() {
+	if m.g != nil || m.id == nil || m.kp == nil {
+		return // in the group already, or never uploaded one
+	}
+	m.log.Info("tresor: key package expired unused; uploading a fresh one")
+	m.kp.Erase()
+	m.kp = nil
+	m.uploadKeyPackage()
+}
+
+// uploadKeyPackage makes a KeyPackage for m.id and hands it to the
+// delivery service.
+func (m *Meeting) uploadKeyPackage() {
+	kp, err := keys.NewKeyPackage(m.id, m.kcfg)
 	if err != nil {
 		m.fail(fmt.Errorf("tresor: key package: %w", err))
 		return
 	}
-	m.id, m.kp = id, kp
+	m.kp = kp
 	ctx, cancel := context.WithTimeout(m.ctx, requestTimeout)
 	defer cancel()
 	if err := m.sig.UploadKeyPackage(ctx, kp.Bytes()); err != nil {
