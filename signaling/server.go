@@ -137,7 +137,9 @@ type Config struct {
 
 	// ClientAddr returns the remote address used for rate limiting and
 	// connection limits; nil uses the host part of http.Request.RemoteAddr.
-	// Set it when the server runs behind a trusted reverse proxy. IPv6
+	// Set it when the server runs behind a trusted reverse proxy: without
+	// it every client shares the proxy's address, and so its limits
+	// (MaxConnsPerAddr, MaxPendingConnsPerAddr, PasscodeRate). IPv6
 	// addresses count per /64 prefix (one host usually holds a whole /64).
 	ClientAddr func(*http.Request) string
 }
