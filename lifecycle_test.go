@@ -186,6 +186,8 @@ func TestLeaveAndClose(t *testing.T) {
 		t.Errorf("epoch %d after the leave, want %d", after, epoch+1)
 	}
 	for _, c := range []*client{alice, bob} {
+		// The event may still be on its way when the epoch is visible.
+		eventually(t, 5*time.Second, c.id+"'s ParticipantLeft", func() bool { return len(eventsOf[*ParticipantLeft](c)) > 0 })
 		left := eventsOf[*ParticipantLeft](c)
 		if len(left) != 1 || left[0].Member.Identity != "carol" {
 			t.Errorf("%s: ParticipantLeft events %+v", c.id, left)
