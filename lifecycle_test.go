@@ -1,6 +1,7 @@
 package tresor
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -73,6 +74,8 @@ func TestLeaveAndClose(t *testing.T) {
 		t.Errorf("epoch %d after the leave, want %d", after, epoch+1)
 	}
 	for _, c := range []*client{alice, bob} {
+		// The event may still be on its way when the epoch is visible.
+		eventually(t, 5*time.Second, c.id+"'s ParticipantLeft", func() bool { return len(eventsOf[*ParticipantLeft](c)) > 0 })
 		left := eventsOf[*ParticipantLeft](c)
 		if len(left) != 1 || left[0].Member.Identity != "carol" {
 			t.Errorf("%s: ParticipantLeft events %+v", c.id, left)
@@ -262,4 +265,53 @@ func TestUnpublishAndMute(t *testing.T) {
 	n := len(alice.received("bob", "audio"))
 	eventually(t, 5*time.Second, "audio still flowing", func() bool { return len(alice.received("bob", "audio")) > n+3 })
 	sb.halt()
+}
+
+// TestKeyPackageRenewedAfterExpiry: when no Commit adds a client in time
+// (here the only member never covers its Add), the delivery service drops
+// the KeyPackage and says so; the client uploads a fresh one instead of
+// waiting outside the group for good.
+func TestKeyPackageRenewedAfterExpiry(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t, envConfig{sigCfg: signaling.Config{KeyPackageTimeout: 500 * time.Millisecond, CommitTimeout: 10 * time.Second}})
+	// The founder is a bare signaling client: the group's only member and
+	// so the committer, which never covers an Add.
+	founder, err := signaling.Dial(ctx, e.url, e.token("founder", signaling.RoleHost))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer founder.Close()
+	if err := founder.UploadKeyPackage(ctx, []byte("founder's key package")); err != nil {
+		t.Fatal(err)
+	}
+	nextRequest := func() signaling.Proposal {
+		t.Helper()
+		for {
+			select {
+			case ev := <-founder.Events():
+				if r, ok := ev.(signaling.CommitRequested); ok && len(r.Proposals) == 1 && r.Proposals[0].Kind == signaling.ProposalAdd {
+					return r.Proposals[0]
+				}
+			case <-ctx.Done():
+				t.Fatal("no commit request")
+			}
+		}
+	}
+	bob := e.join("bob", signaling.RoleParticipant)
+	first := nextRequest()
+	second := nextRequest()
+	if first.Participant != "bob" || second.Participant != "bob" || bytes.Equal(first.KeyPackage, second.KeyPackage) {
+		t.Fatalf("requests %q then %q: want two different KeyPackages of bob", first.Participant, second.Participant)
+	}
+	for _, p := range []signaling.Proposal{first, second} {
+		who, err := keys.VerifyKeyPackage(p.KeyPackage, time.Now())
+		if err != nil || who.Name != "bob" {
+			t.Fatalf("bob's KeyPackage: %v, %+v", err, who)
+		}
+	}
+	if bob.m.Err() != nil {
+		t.Fatalf("bob: %v", bob.m.Err())
+	}
 }

@@ -22,7 +22,8 @@ func BenchmarkDecodeMessage(b *testing.B) {
 func BenchmarkChatFanout(b *testing.B) {
 	for _, n := range []int{2, 10} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			e := newEnv(b, Config{MessageRate: Rate{Per: 1e9, Burst: 1e9}})
+			unlimited := Rate{Per: 1e9, Burst: 1e9}
+			e := newEnv(b, Config{MessageRate: unlimited, ChatRate: unlimited, ChatByteRate: unlimited, RoomChatRate: unlimited, RoomChatByteRate: unlimited})
 			e.room("r", RoomConfig{})
 			var cs []*Client
 			for i := range n {

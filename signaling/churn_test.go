@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"runtime"
 	"sync"
 	"testing"
@@ -66,7 +67,8 @@ func TestChurn(t *testing.T) {
 		for i := range 16 {
 			wg.Go(func() {
 				id := fmt.Sprint("p", i)
-				c, err := e.dialErr("r", id, RoleParticipant)
+				// Each from its own address, as people are.
+				c, err := e.dialErr("r", id, RoleParticipant, WithHTTPHeader(http.Header{"X-Test-Addr": {fmt.Sprint("10.1.0.", i)}}))
 				if err != nil {
 					t.Error(err)
 					return
@@ -99,7 +101,7 @@ func TestChurn(t *testing.T) {
 		hostDone.Wait()
 		host.Close()
 		deadline := time.Now().Add(5 * time.Second)
-		for st := e.srv.Stats(); st.Rooms != 0 || st.Participants != 0 || st.Waiting != 0; st = e.srv.Stats() {
+		for st := e.srv.Stats(); st.Rooms != 0 || st.Participants != 0 || st.Waiting != 0 || st.Connections != 0 || st.PendingConnections != 0; st = e.srv.Stats() {
 			if time.Now().After(deadline) {
 				t.Fatalf("server not empty: %+v", st)
 			}

@@ -16,9 +16,10 @@ import (
 // handler's goroutine (serve); its writer drains a bounded queue, so that no
 // room lock is ever held across network I/O.
 type conn struct {
-	s    *Server
-	ws   *websocket.Conn
-	addr string
+	s      *Server
+	ws     *websocket.Conn
+	addr   string
+	joined func() // releases the connection's not-yet-joined slot
 
 	out        chan outbound
 	quit       chan struct{}
@@ -221,6 +222,9 @@ func (c *conn) serve(ctx context.Context) {
 		c.closeWith(websocket.StatusPolicyViolation, string(e.Code))
 		return
 	}
+	if c.joined != nil {
+		c.joined()
+	}
 	for {
 		m, ok := c.read(ctx)
 		if !ok {
@@ -240,9 +244,9 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 		if e := c.p.r.handle(ctx, c.p, m); e != nil {
-			switch e.Code {
-			case CodeConflict, CodeNotFound, CodeInternal, CodeMediaUnavailable:
-				// Races and server-side trouble, not abuse.
+			switch {
+			case e.blameless, e.Code == CodeConflict, e.Code == CodeNotFound, e.Code == CodeInternal, e.Code == CodeMediaUnavailable:
+				// Races, busy rooms and server-side trouble, not abuse.
 				c.fail(m.ID, e)
 			default:
 				if !c.reject(m.ID, e) {
@@ -268,7 +272,7 @@ func (c *conn) join(ctx context.Context, m *message) *Error {
 		return e
 	}
 	if r.set.passcode != nil && claims.Role != RoleHost {
-		if e := c.checkPasscode(ctx, r, m.Passcode); e != nil {
+		if e := c.checkPasscode(ctx, r, claims.Identity, m.Passcode); e != nil {
 			r.dropIfEmpty()
 			return e
 		}
@@ -276,30 +280,19 @@ func (c *conn) join(ctx context.Context, m *message) *Error {
 	return r.join(c, claims, m.ID)
 }
 
-// checkPasscode checks a room passcode. Failed attempts are rate-limited per
-// room and per remote address; once either is exhausted the server refuses
-// without hashing, so a flood costs it nothing. The passcode is never logged.
-func (c *conn) checkPasscode(ctx context.Context, r *room, passcode string) *Error {
+// checkPasscode checks a room passcode for identity. Failed attempts are
+// rate-limited per source (see passcodeLimits); once a limit is exhausted
+// the server refuses without hashing, so a flood costs it nothing. The
+// passcode is never logged.
+func (c *conn) checkPasscode(ctx context.Context, r *room, identity, passcode string) *Error {
 	s := c.s
 	if passcode == "" {
 		return errorf(CodePasscodeRequired, "this meeting needs a passcode")
 	}
-	// Every attempt reserves a token from both buckets before hashing, so
-	// concurrent guesses cannot overrun the limit; a right passcode gives
-	// the tokens back.
-	roomKey, addrKey := r.name, c.addr
-	okRoom := s.passRoom.spend(roomKey)
-	okAddr := s.passAddr.spend(addrKey)
-	refund := func() {
-		if okRoom {
-			s.passRoom.refund(roomKey)
-		}
-		if okAddr {
-			s.passAddr.refund(addrKey)
-		}
-	}
-	if !okRoom || !okAddr {
-		refund()
+	// Every attempt reserves its tokens before hashing, so concurrent
+	// guesses cannot overrun the limit; a right passcode gives them back.
+	refund, ok := s.passcode.reserve(r.name, addrKey(c.addr), identity)
+	if !ok {
 		return errorf(CodeRateLimited, "too many wrong passcodes; try again later")
 	}
 	select {
@@ -308,7 +301,7 @@ func (c *conn) checkPasscode(ctx context.Context, r *room, passcode string) *Err
 		refund()
 		return errorf(CodeInternal, "cancelled")
 	}
-	ok := r.set.passcode.Verify(passcode)
+	ok = r.set.passcode.Verify(passcode)
 	<-s.hashSem
 	if !ok {
 		return errorf(CodeWrongPasscode, "wrong passcode")

@@ -28,6 +28,13 @@ import (
 //
 // When no member is online (everyone left), the group is gone: the next
 // joiner with a KeyPackage founds a new one at epoch 0 ("group_create").
+//
+// An Add that no accepted Commit covers within KeyPackageTimeout (the
+// committers found its KeyPackage invalid, or ignore it) is dropped, and
+// its uploader gets error key_package_expired so that it can upload a
+// fresh one; otherwise a bad KeyPackage would stay pending, and be offered
+// to every committer, for as long as its uploader stays. Removes never
+// expire: a member who left must leave the group.
 type delivery struct {
 	r       *room
 	epoch   uint64
@@ -43,6 +50,11 @@ type delivery struct {
 	timer     *time.Timer
 	timerGen  uint64
 	stopped   bool
+
+	// The expiry timer, for the earliest pending Add's deadline (expiryAt).
+	expiry    *time.Timer
+	expiryAt  time.Time
+	expiryGen uint64
 }
 
 type proposal struct {
@@ -50,6 +62,7 @@ type proposal struct {
 	kind       ProposalKind
 	p          *participant
 	keyPackage []byte
+	deadline   time.Time // for an Add: when it expires
 }
 
 func (d *delivery) init(r *room) {
@@ -78,16 +91,18 @@ func (d *delivery) keyPackage(p *participant, kp []byte) *Error {
 	if d.member[p] {
 		return errorf(CodeBadRequest, "already a group member")
 	}
+	deadline := time.Now().Add(d.r.s.cfg.KeyPackageTimeout)
 	for _, pr := range d.pending {
 		if pr.kind == ProposalAdd && pr.p == p {
-			pr.keyPackage = kp // a fresh KeyPackage replaces the old one
+			// A fresh KeyPackage replaces the old one, with a fresh chance.
+			pr.keyPackage, pr.deadline = kp, deadline
 			d.changed()
 			d.schedule()
 			return nil
 		}
 	}
 	d.nextID++
-	d.pending = append(d.pending, &proposal{id: d.nextID, kind: ProposalAdd, p: p, keyPackage: kp})
+	d.pending = append(d.pending, &proposal{id: d.nextID, kind: ProposalAdd, p: p, keyPackage: kp, deadline: deadline})
 	d.changed()
 	d.schedule()
 	return nil
@@ -111,6 +126,7 @@ func (d *delivery) schedule() {
 	if d.stopped {
 		return
 	}
+	defer d.armExpiry()
 	if d.onlineMembers() == 0 {
 		d.found()
 	}
@@ -207,10 +223,72 @@ func (d *delivery) timeout(gen uint64) {
 	d.schedule()
 }
 
-// stop cancels the timer for good (room ended or server closing).
+// armExpiry sets the expiry timer for the earliest pending Add.
+func (d *delivery) armExpiry() {
+	var next time.Time
+	for _, pr := range d.pending {
+		if pr.kind == ProposalAdd && (next.IsZero() || pr.deadline.Before(next)) {
+			next = pr.deadline
+		}
+	}
+	if d.expiry != nil && next.Equal(d.expiryAt) {
+		return
+	}
+	d.stopExpiry()
+	if next.IsZero() {
+		return
+	}
+	d.expiryGen++
+	gen, r := d.expiryGen, d.r
+	d.expiryAt = next
+	d.expiry = time.AfterFunc(time.Until(next), func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		d.expire(gen)
+	})
+}
+
+func (d *delivery) stopExpiry() {
+	if d.expiry != nil {
+		d.expiry.Stop()
+		d.expiry = nil
+		d.expiryAt = time.Time{}
+	}
+}
+
+// expire drops the Adds past their deadline, tells their uploaders, and
+// asks for the remaining proposals.
+func (d *delivery) expire(gen uint64) {
+	if d.stopped || gen != d.expiryGen {
+		return
+	}
+	d.expiry, d.expiryAt = nil, time.Time{}
+	now := time.Now()
+	var expired []*participant
+	d.pending = slices.DeleteFunc(d.pending, func(pr *proposal) bool {
+		if pr.kind == ProposalAdd && !now.Before(pr.deadline) {
+			expired = append(expired, pr.p)
+			return true
+		}
+		return false
+	})
+	for _, p := range expired {
+		d.r.s.stats.keyPackageExpired()
+		d.r.s.log.Info("signaling: pending add expired", "room", d.r.name, "epoch", d.epoch)
+		p.send(&message{Type: typeError, Code: CodeKeyPackageExpired,
+			Message: "no commit added you in time; upload a fresh KeyPackage"})
+	}
+	if len(expired) > 0 {
+		d.changed()
+	}
+	d.schedule()
+}
+
+// stop cancels the timers for good (room ended or server closing).
 func (d *delivery) stop() {
 	d.stopped = true
 	d.stopTimer()
+	d.stopExpiry()
 }
 
 // commit accepts p's Commit if it is the first for the current epoch and

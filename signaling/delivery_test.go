@@ -261,3 +261,74 @@ func TestGroupRefoundedWhenEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPendingAddExpires: an Add that no Commit covers (here the committer
+// never covers it, as it would a KeyPackage it finds invalid) is dropped
+// after KeyPackageTimeout, its uploader is told so and may upload afresh,
+// and the other pending proposals go on.
+func TestPendingAddExpires(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	e := newEnv(t, Config{KeyPackageTimeout: timeout})
+	e.room("r", RoomConfig{})
+	a := e.dial("r", "a", RoleHost)
+	b := e.dial("r", "b", RoleParticipant)
+	c := e.dial("r", "c", RoleParticipant)
+	for _, x := range []*Client{a, b, c} {
+		waitFor[Joined](t, x)
+	}
+	found(t, a)
+	add(t, a, b, 0)
+
+	// c uploads; then b leaves, so a Remove is pending too. a covers
+	// neither yet.
+	start := time.Now()
+	if err := c.UploadKeyPackage(ctx(t), []byte("kp-c-bad")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Leave(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	req := waitMatch(t, a, func(r CommitRequested) bool { return len(r.Proposals) == 2 })
+	if req.Proposals[0].Kind != ProposalAdd || req.Proposals[1].Kind != ProposalRemove {
+		t.Fatalf("request %+v", req)
+	}
+	expiredID := req.Proposals[0].ID
+	// c's Add expires: c is told, and a is asked for the Remove alone.
+	ev := waitMatch(t, c, func(e ServerError) bool { return e.Err.Code == CodeKeyPackageExpired })
+	if d := time.Since(start); d < timeout*9/10 {
+		t.Fatalf("expired after %v, before the %v timeout", d, timeout)
+	}
+	if !errors.Is(ev.Err, ErrKeyPackageExpired) || ev.Err.Message == "" {
+		t.Fatalf("expiry event %+v", ev.Err)
+	}
+	req = waitMatch(t, a, func(r CommitRequested) bool { return len(r.Proposals) == 1 })
+	rm := req.Proposals[0]
+	if rm.Kind != ProposalRemove || rm.Participant != "b" || req.Epoch != 1 {
+		t.Fatalf("request after expiry %+v", req)
+	}
+	if _, err := a.SendCommit(ctx(t), Commit{Epoch: 1, Proposals: []uint64{rm.ID}, Data: []byte("rm b")}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.srv.Stats(); st.KeyPackagesExpired != 1 {
+		t.Fatalf("expired count %d", st.KeyPackagesExpired)
+	}
+	// A Commit naming the expired Add conflicts.
+	_, err := a.SendCommit(ctx(t), Commit{Epoch: 2, Proposals: []uint64{expiredID}, Data: []byte("x"), Welcome: []byte("w")})
+	wantCode(t, err, CodeConflict)
+	// c uploads a fresh KeyPackage and is added.
+	if err := c.UploadKeyPackage(ctx(t), []byte("kp-c-good")); err != nil {
+		t.Fatal(err)
+	}
+	req = waitMatch(t, a, func(r CommitRequested) bool { return len(r.Proposals) == 1 && r.Proposals[0].Kind == ProposalAdd })
+	if p := req.Proposals[0]; p.Participant != "c" || string(p.KeyPackage) != "kp-c-good" || req.Epoch != 2 {
+		t.Fatalf("request after re-upload %+v", req)
+	}
+	if _, err := a.SendCommit(ctx(t), Commit{Epoch: 2, Proposals: []uint64{req.Proposals[0].ID}, Data: []byte("add c"), Welcome: []byte("w-c")}); err != nil {
+		t.Fatal(err)
+	}
+	if w := waitFor[WelcomeReceived](t, c); w.Epoch != 3 {
+		t.Fatalf("welcome %+v", w)
+	}
+	// Nothing is pending, and nothing expires later.
+	noEvent[ServerError](t, c, 2*timeout)
+}

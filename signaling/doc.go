@@ -33,8 +33,14 @@
 // handshake messages it cannot read: it collects KeyPackages, asks one
 // member to commit pending Adds and Removes (the earliest-joined member
 // online, with failover), accepts exactly one Commit per epoch, relays it to
-// the members and hands the Welcome to the joiners. Chat is MLS application
-// messages relayed as opaque bytes.
+// the members and hands the Welcome to the joiners. An Add no Commit covers
+// in time is dropped, and its uploader told to upload afresh
+// ([ErrKeyPackageExpired]). Chat is MLS application messages relayed as
+// opaque bytes, within a size limit and per-sender and per-room budgets.
+//
+// The server must not be abusable by clients either (limits.go): it caps
+// connections in all, per remote address and before joining, refusing the
+// upgrade with 429 or 503, and every limit is counted in [Server.Stats].
 //
 // The server never holds a key: everything it relays about the group is
 // opaque, and a client shows the MLS roster and security code, not the

@@ -17,8 +17,8 @@ const (
 	CodeBadRequest         Code = "bad_request"         // malformed JSON, bad fields, wrong state
 	CodeUnsupportedVersion Code = "unsupported_version" // "v" is not 1
 	CodeUnknownType        Code = "unknown_type"        // unknown message type
-	CodeTooLarge           Code = "too_large"           // message over the size limit (then closed)
-	CodeRateLimited        Code = "rate_limited"        // too many messages or passcode failures
+	CodeTooLarge           Code = "too_large"           // message over the size limit (then closed), or chat over its size limit
+	CodeRateLimited        Code = "rate_limited"        // too many messages, passcode failures or chat
 	CodeInvalidToken       Code = "invalid_token"       // forged or malformed token
 	CodeTokenExpired       Code = "token_expired"       // token past its expiry
 	CodeWrongRoom          Code = "wrong_room"          // token is for another room
@@ -37,12 +37,21 @@ const (
 	CodeReplaced           Code = "replaced"            // the same identity joined again elsewhere
 	CodeMediaUnavailable   Code = "media_unavailable"   // the server runs without media
 	CodeInternal           Code = "internal"            // server fault
+
+	// CodeKeyPackageExpired is an error event, not an answer: the client's
+	// pending Add was dropped after [Config].KeyPackageTimeout without a
+	// Commit covering it. Upload a fresh KeyPackage to try again.
+	CodeKeyPackageExpired Code = "key_package_expired"
 )
 
 // Error is an error answer from the server, or an error event.
 type Error struct {
 	Code    Code
 	Message string
+
+	// blameless marks a refusal that is not the sender's fault (a busy
+	// room): the server answers it without counting a strike.
+	blameless bool
 }
 
 func (e *Error) Error() string {
@@ -71,6 +80,9 @@ var (
 	ErrConflict = &Error{Code: CodeConflict}
 	// ErrForbidden: the caller's role may not perform the action.
 	ErrForbidden = &Error{Code: CodeForbidden}
+	// ErrKeyPackageExpired: the client's KeyPackage was pending too long
+	// (a [ServerError] event); upload a fresh one.
+	ErrKeyPackageExpired = &Error{Code: CodeKeyPackageExpired}
 	// ErrClosed: the connection is closed.
 	ErrClosed = errors.New("signaling: connection closed")
 )

@@ -10,6 +10,7 @@ type collector struct {
 	s                                      *Server
 	rooms, participants, waiting           *prometheus.Desc
 	rejected, disconnected, commitTimeouts *prometheus.Desc
+	conns, pendingConns, refused, expired  *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -24,11 +25,16 @@ func newCollector(s *Server) *collector {
 		rejected:       d("rejected_total", "Rejected joins and messages, by error code.", "code"),
 		disconnected:   d("disconnected_total", "Connections closed for abuse, by reason.", "reason"),
 		commitTimeouts: d("commit_timeouts_total", "Committers that did not commit in time (failover)."),
+		conns:          d("connections", "Open WebSocket connections."),
+		pendingConns:   d("pending_connections", "Open WebSocket connections that have not joined yet."),
+		refused:        d("refused_total", "WebSocket upgrades refused by the connection limits, by reason.", "reason"),
+		expired:        d("key_packages_expired_total", "Pending Adds dropped because no Commit covered them in time."),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.waiting, c.rejected, c.disconnected, c.commitTimeouts} {
+	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.waiting, c.rejected, c.disconnected, c.commitTimeouts,
+		c.conns, c.pendingConns, c.refused, c.expired} {
 		ch <- d
 	}
 }
@@ -45,6 +51,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.disconnected, prometheus.CounterValue, float64(n), reason)
 	}
 	ch <- prometheus.MustNewConstMetric(c.commitTimeouts, prometheus.CounterValue, float64(st.CommitTimeouts))
+	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(st.Connections))
+	ch <- prometheus.MustNewConstMetric(c.pendingConns, prometheus.GaugeValue, float64(st.PendingConnections))
+	for reason, n := range st.Refused {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n), reason)
+	}
+	ch <- prometheus.MustNewConstMetric(c.expired, prometheus.CounterValue, float64(st.KeyPackagesExpired))
 }
 
 // Gatherer returns the registry holding the server's metrics when

@@ -19,6 +19,11 @@ const Version = 1
 // hundred members, base64-encoded (RFC 9420 §12.4.3).
 const DefaultMaxMessageSize = 256 << 10
 
+// DefaultMaxChatSize is the largest chat message data, in bytes, that a
+// server relays unless [Config].MaxChatSize says otherwise: a long text
+// message in an MLS PrivateMessage (RFC 9420 §6.3) with room to spare.
+const DefaultMaxChatSize = 16 << 10
+
 // Message types. Client→server requests are answered with "ok" or "error"
 // carrying the request's id; the other server→client types are events.
 // PROTOCOL.md documents each one.

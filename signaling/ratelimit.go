@@ -6,11 +6,13 @@ import (
 )
 
 // Rate is a token-bucket rate: Burst events at once, refilled at Per
-// events per second.
+// events per second. For byte budgets an event is a byte.
 type Rate struct {
 	Per   float64
 	Burst float64
 }
+
+func (r Rate) valid() bool { return r.Per > 0 && r.Burst >= 1 }
 
 // bucket is one token bucket. It is not safe for concurrent use; owners
 // lock around it.
@@ -40,24 +42,36 @@ func (b *bucket) take(r Rate, now time.Time) bool {
 	return true
 }
 
-// limiter holds one bucket per key (a room, a remote address). It forgets
-// full buckets when it holds too many keys, so it cannot be grown without
-// bound by an attacker cycling keys: a forgotten bucket was full anyway.
-type limiter struct {
+// has reports whether n tokens are available now, without spending them,
+// so that a caller can check several buckets before spending from any.
+func (b *bucket) has(r Rate, now time.Time, n float64) bool {
+	b.refill(r, now)
+	return b.tokens >= n
+}
+
+// spend takes n tokens; the caller checked has.
+func (b *bucket) spend(n float64) { b.tokens -= n }
+
+// limiter holds one bucket per key (a room, a remote address, a pair of
+// them). It forgets full buckets when it holds too many keys, so it cannot
+// be grown without bound by an attacker cycling keys: a forgotten bucket
+// was full anyway.
+type limiter[K comparable] struct {
 	rate    Rate
 	maxKeys int
 	now     func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets map[K]*bucket
 }
 
-func newLimiter(r Rate, maxKeys int, now func() time.Time) *limiter {
-	return &limiter{rate: r, maxKeys: maxKeys, now: now, buckets: make(map[string]*bucket)}
+func newLimiter[K comparable](r Rate, maxKeys int, now func() time.Time) *limiter[K] {
+	return &limiter[K]{rate: r, maxKeys: maxKeys, now: now, buckets: make(map[K]*bucket)}
 }
 
-// refund gives back a token spent by an attempt that turned out fine.
-func (l *limiter) refund(key string) {
+// refund gives back a token spent by an attempt that turned out fine, or
+// that another limit refused.
+func (l *limiter[K]) refund(key K) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if b, ok := l.buckets[key]; ok {
@@ -66,7 +80,7 @@ func (l *limiter) refund(key string) {
 }
 
 // spend takes a token from key's bucket and reports whether one was left.
-func (l *limiter) spend(key string) bool {
+func (l *limiter[K]) spend(key K) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -83,7 +97,7 @@ func (l *limiter) spend(key string) bool {
 
 // prune drops buckets that have refilled; if none has, it drops arbitrary
 // ones so the map stays bounded (a fail-open choice for memory safety).
-func (l *limiter) prune(now time.Time) {
+func (l *limiter[K]) prune(now time.Time) {
 	for k, b := range l.buckets {
 		b.refill(l.rate, now)
 		if b.tokens >= l.rate.Burst {

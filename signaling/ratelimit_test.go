@@ -34,7 +34,7 @@ func TestBucket(t *testing.T) {
 
 func TestLimiterBounded(t *testing.T) {
 	now := time.Unix(0, 0)
-	l := newLimiter(Rate{Per: 1, Burst: 2}, 10, func() time.Time { return now })
+	l := newLimiter[string](Rate{Per: 1, Burst: 2}, 10, func() time.Time { return now })
 	if !l.spend("a") || !l.spend("a") || l.spend("a") {
 		t.Fatal("per-key limit")
 	}

@@ -28,6 +28,9 @@ type room struct {
 	allowed  map[Role]bool // roles that skip the waiting room (hosts always)
 	rec      Recording
 	ds       delivery
+
+	// The room's chat budget (Config.RoomChatRate, RoomChatByteRate).
+	chatMsgs, chatBytes bucket
 }
 
 // participant is one connected person in a room, admitted or waiting.
@@ -44,6 +47,9 @@ type participant struct {
 	consent  string // the recording it consents to ("": none)
 	gone     bool
 	perms    Permissions
+
+	// Its chat budget (Config.ChatRate, ChatByteRate).
+	chatMsgs, chatBytes bucket
 
 	media mediaSlot
 }
@@ -426,8 +432,31 @@ func (r *room) endLocked(actor *participant, fx *effects) {
 }
 
 // chatLocked relays an MLS application message (RFC 9420 §6.3.1
-// PrivateMessage) as opaque bytes to every other admitted participant.
+// PrivateMessage) as opaque bytes to every other admitted participant,
+// within the size limit and the sender's and the room's chat budgets: the
+// server sends each message to everyone, so without them one sender could
+// fill every receiver's send queue. The sender's budget is checked first
+// and is a fraction of the room's, so one sender alone cannot spend the
+// room's; a message over the room's budget is not the sender's fault and
+// costs it no strike.
 func (r *room) chatLocked(p *participant, epoch uint64, data []byte) *Error {
+	cfg := &r.s.cfg
+	if len(data) > cfg.MaxChatSize {
+		return errorf(CodeTooLarge, "chat message of %d bytes; the limit is %d", len(data), cfg.MaxChatSize)
+	}
+	now, n := r.s.now(), float64(len(data))
+	if !p.chatMsgs.has(cfg.ChatRate, now, 1) || !p.chatBytes.has(cfg.ChatByteRate, now, n) {
+		return errorf(CodeRateLimited, "sending chat too fast; slow down")
+	}
+	if !r.chatMsgs.has(cfg.RoomChatRate, now, 1) || !r.chatBytes.has(cfg.RoomChatByteRate, now, n) {
+		e := errorf(CodeRateLimited, "the meeting's chat is busy; try again shortly")
+		e.blameless = true
+		return e
+	}
+	p.chatMsgs.spend(1)
+	p.chatBytes.spend(n)
+	r.chatMsgs.spend(1)
+	r.chatBytes.spend(n)
 	for _, q := range r.order {
 		if q != p {
 			q.send(&message{Type: typeChat, Participant: p.identity, Epoch: ptr(epoch), Data: data})

@@ -52,9 +52,39 @@ type Config struct {
 	// MessageRate limits each connection's messages. Default 50/s, burst 100.
 	MessageRate Rate
 
-	// PasscodeRate limits failed passcode attempts, separately per room and
-	// per remote address. Default 5 at once, then one per 12 s.
+	// PasscodeRate limits the failed passcode attempts of one source
+	// against one room, counted separately per (room, remote address) and
+	// per (room, identity), so that one attacker — one address, or one
+	// token's identity — is limited without limiting anyone else. Default
+	// 5 at once, then one per 12 s.
 	PasscodeRate Rate
+
+	// PasscodeRoomRate bounds the failed passcode attempts against one
+	// room from all sources together (a distributed guesser), and those of
+	// one remote address across all rooms (so that one address cannot keep
+	// the argon2id hashing busy). An attempt counts here only once its
+	// source's own PasscodeRate allowed it, so one source alone uses at
+	// most PasscodeRate of it. It must be at least PasscodeRate; the
+	// default is ten times PasscodeRate's default: 50 at once, then one per
+	// 1.2 s.
+	PasscodeRoomRate Rate
+
+	// MaxChatSize bounds the data of one chat message (the MLS application
+	// message, in bytes after base64 decoding); a larger one is answered
+	// with too_large. Default DefaultMaxChatSize.
+	MaxChatSize int
+
+	// ChatRate and ChatByteRate limit each sender's chat, in messages and
+	// in bytes of data per second; RoomChatRate and RoomChatByteRate limit
+	// the chat of a whole room, which the server relays to everyone in it.
+	// Over either budget a message is answered with rate_limited and not
+	// relayed. Defaults: 5 messages/s (burst 20) and 32 KiB/s (burst 64
+	// KiB) per sender; 20 messages/s (burst 60) and 128 KiB/s (burst 256
+	// KiB) per room. The byte bursts must hold a MaxChatSize message.
+	ChatRate         Rate
+	ChatByteRate     Rate
+	RoomChatRate     Rate
+	RoomChatByteRate Rate
 
 	// MaxStrikes is how many rejected messages (malformed, unauthorized,
 	// rate-limited) a connection may send at once before it is closed with
@@ -70,6 +100,30 @@ type Config struct {
 	// committer before it asks the next member. Default 10 s.
 	CommitTimeout time.Duration
 
+	// KeyPackageTimeout bounds how long an Add (an uploaded KeyPackage)
+	// stays pending: if no accepted Commit covered it by then (the
+	// committers refused its KeyPackage, or ignore it), it is dropped and
+	// its uploader gets error key_package_expired, so that it can upload a
+	// fresh one; the other pending proposals go on. Removes never expire.
+	// Default 60 s.
+	KeyPackageTimeout time.Duration
+
+	// MaxConns bounds the server's open WebSocket connections. Over it the
+	// HTTP upgrade is refused with 503. Default 10000.
+	MaxConns int
+
+	// MaxConnsPerAddr bounds the open connections from one remote address
+	// (see ClientAddr). Over it the upgrade is refused with 429. Default
+	// 100, so that an office behind one NAT fits.
+	MaxConnsPerAddr int
+
+	// MaxPendingConns and MaxPendingConnsPerAddr bound the connections that
+	// have not joined yet (no accepted "join": at most JoinTimeout each),
+	// in all and per remote address. Over either the upgrade is refused
+	// (503 and 429). Defaults 1000 and 10.
+	MaxPendingConns        int
+	MaxPendingConnsPerAddr int
+
 	// WriteTimeout bounds one write to a client. Default 10 s.
 	WriteTimeout time.Duration
 
@@ -81,9 +135,12 @@ type Config struct {
 	// own host (see websocket.AcceptOptions).
 	OriginPatterns []string
 
-	// ClientAddr returns the remote address used for rate limiting; nil
-	// uses the host part of http.Request.RemoteAddr. Set it when the
-	// server runs behind a trusted reverse proxy.
+	// ClientAddr returns the remote address used for rate limiting and
+	// connection limits; nil uses the host part of http.Request.RemoteAddr.
+	// Set it when the server runs behind a trusted reverse proxy: without
+	// it every client shares the proxy's address, and so its limits
+	// (MaxConnsPerAddr, MaxPendingConnsPerAddr, PasscodeRate). IPv6
+	// addresses count per /64 prefix (one host usually holds a whole /64).
 	ClientAddr func(*http.Request) string
 }
 
@@ -157,13 +214,14 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	stats    *counters
-	passRoom *limiter
-	passAddr *limiter
+	passcode *passcodeLimits
 	hashSem  chan struct{} // bounds concurrent argon2id computations
 	gath     prometheus.Gatherer
 
 	mu         sync.Mutex
 	closed     bool
+	slots      connSlots
+	refuseLog  bucket // bounds the logging of refused connections
 	configured map[string]*roomSettings
 	rooms      map[string]*room
 	ended      map[string]bool
@@ -193,8 +251,35 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MessageRate.Per <= 0 || cfg.MessageRate.Burst < 1 {
 		cfg.MessageRate = Rate{Per: 50, Burst: 100}
 	}
-	if cfg.PasscodeRate.Per <= 0 || cfg.PasscodeRate.Burst < 1 {
+	if !cfg.PasscodeRate.valid() {
 		cfg.PasscodeRate = Rate{Per: 1.0 / 12, Burst: 5}
+	}
+	if !cfg.PasscodeRoomRate.valid() {
+		cfg.PasscodeRoomRate = Rate{Per: 10 * cfg.PasscodeRate.Per, Burst: 10 * cfg.PasscodeRate.Burst}
+	}
+	if cfg.PasscodeRoomRate.Per < cfg.PasscodeRate.Per || cfg.PasscodeRoomRate.Burst < cfg.PasscodeRate.Burst {
+		return nil, errors.New("signaling: config: PasscodeRoomRate below PasscodeRate: one attacker could exhaust a room's passcode attempts")
+	}
+	if cfg.MaxChatSize <= 0 {
+		cfg.MaxChatSize = DefaultMaxChatSize
+	}
+	for _, r := range []struct {
+		rate     *Rate
+		def      Rate
+		name     string
+		minBurst float64
+	}{
+		{&cfg.ChatRate, Rate{Per: 5, Burst: 20}, "ChatRate", 1},
+		{&cfg.ChatByteRate, Rate{Per: 32 << 10, Burst: max(64<<10, float64(cfg.MaxChatSize))}, "ChatByteRate", float64(cfg.MaxChatSize)},
+		{&cfg.RoomChatRate, Rate{Per: 20, Burst: 60}, "RoomChatRate", 1},
+		{&cfg.RoomChatByteRate, Rate{Per: 128 << 10, Burst: max(256<<10, float64(cfg.MaxChatSize))}, "RoomChatByteRate", float64(cfg.MaxChatSize)},
+	} {
+		if !r.rate.valid() {
+			*r.rate = r.def
+		}
+		if r.rate.Burst < r.minBurst {
+			return nil, fmt.Errorf("signaling: config: %s burst %v cannot hold a chat message of MaxChatSize %d bytes", r.name, r.rate.Burst, cfg.MaxChatSize)
+		}
 	}
 	if cfg.MaxStrikes <= 0 {
 		cfg.MaxStrikes = 20
@@ -204,6 +289,21 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = 10 * time.Second
+	}
+	if cfg.KeyPackageTimeout <= 0 {
+		cfg.KeyPackageTimeout = 60 * time.Second
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 10000
+	}
+	if cfg.MaxConnsPerAddr <= 0 {
+		cfg.MaxConnsPerAddr = 100
+	}
+	if cfg.MaxPendingConns <= 0 {
+		cfg.MaxPendingConns = 1000
+	}
+	if cfg.MaxPendingConnsPerAddr <= 0 {
+		cfg.MaxPendingConnsPerAddr = 10
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
@@ -216,8 +316,8 @@ func NewServer(cfg Config) (*Server, error) {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		stats:      newCounters(),
-		passRoom:   newLimiter(cfg.PasscodeRate, 10000, cfg.Now),
-		passAddr:   newLimiter(cfg.PasscodeRate, 10000, cfg.Now),
+		passcode:   newPasscodeLimits(&cfg),
+		slots:      connSlots{openBy: make(map[string]int), pendingBy: make(map[string]int)},
 		hashSem:    make(chan struct{}, 2),
 		configured: make(map[string]*roomSettings),
 		rooms:      make(map[string]*room),
@@ -264,6 +364,7 @@ func (s *Server) Stats() Stats {
 	for _, r := range s.rooms {
 		rooms = append(rooms, r)
 	}
+	st.Connections, st.PendingConnections = s.slots.open, s.slots.pending
 	s.mu.Unlock()
 	st.Rooms = len(rooms)
 	for _, r := range rooms {
@@ -327,15 +428,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	addr := s.clientAddr(r)
+	key := addrKey(addr)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		http.Error(w, "signaling: server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	// Connection limits apply before the upgrade, so a refusal costs a
+	// plain HTTP answer.
+	if reason, status := s.slots.acquireLocked(&s.cfg, key); reason != "" {
+		logIt := s.refuseLog.take(Rate{Per: 1, Burst: 10}, s.now())
+		s.mu.Unlock()
+		s.stats.refuse(reason)
+		if logIt {
+			s.log.Warn("signaling: connection refused", "reason", reason, "addr", addr)
+		}
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, refusalMessages[reason], status)
+		return
+	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	pending := true
+	defer func() {
+		s.mu.Lock()
+		s.slots.releaseLocked(key, pending)
+		s.mu.Unlock()
+	}()
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
@@ -343,7 +465,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.cfg.MaxMessageSize)
-	c := newConn(s, ws, s.clientAddr(r))
+	c := newConn(s, ws, addr)
+	c.joined = func() {
+		s.mu.Lock()
+		if pending {
+			pending = false
+			s.slots.joinedLocked(key)
+		}
+		s.mu.Unlock()
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

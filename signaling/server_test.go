@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -117,42 +118,115 @@ func TestPasscode(t *testing.T) {
 	e.dial("r", "h", RoleHost)
 }
 
+// passcodeDialer joins room r as identity from an address at a fixed clock.
+type passcodeDialer struct {
+	t   *testing.T
+	e   *testEnv
+	now *time.Time
+}
+
+func (d passcodeDialer) dial(room, identity, pass, addr string) error {
+	tok, err := auth.MintToken(d.e.key, auth.Claims{Room: room, Identity: identity, Role: RoleParticipant, Expiry: d.now.Add(time.Hour)})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	c, err := Dial(ctx(d.t), d.e.url, tok, WithPasscode(pass), WithHTTPHeader(http.Header{"X-Test-Addr": {addr}}))
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
+
+// TestPasscodeAttackerCannotLockOutRoom: one token holder hammering wrong
+// passcodes is limited, from one address or several, with one identity or
+// several; someone else with the right passcode still gets in. (With one
+// bucket per room, the attacker's failures locked the room.)
+func TestPasscodeAttackerCannotLockOutRoom(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	e := newEnv(t, Config{Now: func() time.Time { return now }})
+	e.room("r", RoomConfig{Passcode: "sesame"})
+	d := passcodeDialer{t, e, &now}
+	// Defaults: 5 failures at once per (room, address) and per (room,
+	// identity), then one per 12 s.
+	wrong, limited := 0, 0
+	for range 20 {
+		err := d.dial("r", "mallory", "guess", "10.0.0.66")
+		var se *Error
+		switch {
+		case asError(err, &se) && se.Code == CodeWrongPasscode:
+			wrong++
+		case asError(err, &se) && se.Code == CodeRateLimited:
+			limited++
+		default:
+			t.Fatalf("attempt: %v", err)
+		}
+	}
+	if wrong != 5 || limited != 15 {
+		t.Fatalf("attacker: %d wrong passcodes checked, %d rate limited; want 5 and 15", wrong, limited)
+	}
+	// The attacker is still limited from another address (its identity)
+	// and with another identity (its address), even with the right
+	// passcode.
+	wantCode(t, d.dial("r", "mallory", "sesame", "10.0.0.67"), CodeRateLimited)
+	wantCode(t, d.dial("r", "mallory-2", "sesame", "10.0.0.66"), CodeRateLimited)
+	// Everyone else gets in with the right passcode, at once.
+	if err := d.dial("r", "alice", "sesame", "10.0.0.1"); err != nil {
+		t.Fatalf("a participant with the right passcode: %v", err)
+	}
+	// And may still mistype.
+	wantCode(t, d.dial("r", "bob", "sesame?", "10.0.0.2"), CodeWrongPasscode)
+	if err := d.dial("r", "bob", "sesame", "10.0.0.2"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPasscodeRateLimit(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	clock := func() time.Time { return now }
-	e := newEnv(t, Config{Now: clock, PasscodeRate: Rate{Per: 1.0 / 60, Burst: 3}})
+	e := newEnv(t, Config{Now: func() time.Time { return now },
+		PasscodeRate: Rate{Per: 1.0 / 60, Burst: 3}, PasscodeRoomRate: Rate{Per: 1.0 / 60, Burst: 6}})
 	e.room("r", RoomConfig{Passcode: "sesame"})
 	e.room("r2", RoomConfig{Passcode: "sesame"})
-	addr := func(a string) Option { return WithHTTPHeader(http.Header{"X-Test-Addr": {a}}) }
-	token := func(room string) string {
-		tok, _ := auth.MintToken(e.key, auth.Claims{Room: room, Identity: "x", Role: RoleParticipant, Expiry: now.Add(time.Hour)})
-		return tok
-	}
-	dial := func(room, pass, a string) error {
-		c, err := Dial(ctx(t), e.url, token(room), WithPasscode(pass), addr(a))
-		if err == nil {
-			c.Close()
-		}
-		return err
-	}
-	// Per address: three failures, then even the right passcode is refused.
+	d := passcodeDialer{t, e, &now}
+	// Per (room, address): three failures, then even the right passcode
+	// is refused, without hashing.
 	for range 3 {
-		wantCode(t, dial("r", "guess", "10.0.0.1"), CodeWrongPasscode)
+		wantCode(t, d.dial("r", "x", "guess", "10.0.0.1"), CodeWrongPasscode)
 	}
-	wantCode(t, dial("r2", "sesame", "10.0.0.1"), CodeRateLimited)
-	// r has had three failures too: refused from any address.
-	wantCode(t, dial("r", "sesame", "10.0.0.2"), CodeRateLimited)
-	// r2 from another address is fine.
-	if err := dial("r2", "sesame", "10.0.0.2"); err != nil {
+	wantCode(t, d.dial("r", "y", "sesame", "10.0.0.1"), CodeRateLimited)
+	// Per (room, identity): x has failed three times in r, from anywhere.
+	wantCode(t, d.dial("r", "x", "sesame", "10.0.0.2"), CodeRateLimited)
+	// Another room is another budget, for the same address and identity.
+	if err := d.dial("r2", "x", "sesame", "10.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
+	// IPv6 addresses count per /64.
+	for range 3 {
+		wantCode(t, d.dial("r2", "v6-a", "guess", "2001:db8:1:2::1"), CodeWrongPasscode)
+	}
+	wantCode(t, d.dial("r2", "v6-b", "sesame", "2001:db8:1:2:ffff::9"), CodeRateLimited)
+	if err := d.dial("r2", "v6-c", "sesame", "2001:db8:1:3::1"); err != nil {
+		t.Fatal(err)
+	}
+	// Room-wide: many sources failing together exhaust the room's budget
+	// (PasscodeRoomRate: 6; three failed already), then nobody gets in
+	// until it refills.
+	for i := range 3 {
+		wantCode(t, d.dial("r", fmt.Sprint("z", i), "guess", fmt.Sprint("10.0.1.", i)), CodeWrongPasscode)
+	}
+	wantCode(t, d.dial("r", "alice", "sesame", "10.0.2.1"), CodeRateLimited)
 	// A minute later one attempt is available again.
 	now = now.Add(61 * time.Second)
-	if err := dial("r", "sesame", "10.0.0.3"); err != nil {
+	if err := d.dial("r", "alice", "sesame", "10.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.srv.Stats().Rejected[CodeRateLimited]; got != 2 {
+	if got := e.srv.Stats().Rejected[CodeRateLimited]; got != 4 {
 		t.Fatalf("rate_limited count = %d", got)
+	}
+	// A room budget below the per-source one is refused: one attacker
+	// could exhaust it.
+	_, err := NewServer(Config{TokenKeys: e.srv.cfg.TokenKeys, PasscodeRate: Rate{Per: 1, Burst: 5}, PasscodeRoomRate: Rate{Per: 1, Burst: 4}})
+	if err == nil {
+		t.Fatal("accepted PasscodeRoomRate below PasscodeRate")
 	}
 }
 
