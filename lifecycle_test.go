@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tresor-dev/tresor/auth"
+	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -306,8 +307,8 @@ func TestKeyPackageRenewedAfterExpiry(t *testing.T) {
 		t.Fatalf("requests %q then %q: want two different KeyPackages of bob", first.Participant, second.Participant)
 	}
 	for _, p := range []signaling.Proposal{first, second} {
-		who, err := keys.VerifyKeyPackage(p.KeyPackage, time.Now())
-		if err != nil || who.Name != "bob" {
+		who, err := keys.VerifyKeyPackage(p.KeyPackage, nil)
+		if err != nil || who.Identity != "bob" {
 			t.Fatalf("bob's KeyPackage: %v, %+v", err, who)
 		}
 	}

@@ -544,6 +544,7 @@ func (m *Meeting) handle(ev signaling.Event) {
 	case signaling.ServerError:
 		if ev.Err != nil {
 			m.log.Info("tresor: server error", "code", ev.Err.Code)
+			m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeError, Code: string(ev.Err.Code)}), nil)
 		}
 	case signaling.Removed:
 		m.endReason = fmt.Errorf("%w by %s", ErrRemoved, ev.By)

@@ -9,9 +9,11 @@
 //     a room, identity, display name, [Role] and expiry with its Ed25519
 //     key; the signaling server verifies them against the backend's public
 //     keys. The format is in token.go and in signaling/PROTOCOL.md.
+//
 //   - Passcode hashing ([HashPasscode], [ParsePasscodeHash]): a room's
 //     passcode is stored only as an argon2id hash; the server verifies a
 //     joiner's passcode against it in constant time.
+//
 //   - Roles ([Role]): what a participant may do in a meeting. The signaling
 //     package uses the same type (signaling.Role is an alias).
 //

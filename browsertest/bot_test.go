@@ -3,6 +3,7 @@ package browsertest
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"os"
@@ -97,7 +98,8 @@ func startBot(t *testing.T, ms *meetingServer, name string) *bot {
 	jctx, jcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer jcancel()
 	m, err := tresor.Join(jctx, "ws"+strings.TrimPrefix(ms.URL, "http")+"/signal", tok,
-		tresor.WithRoom(testRoom), tresor.WithPasscode(testPasscode))
+		tresor.WithRoom(testRoom), tresor.WithPasscode(testPasscode),
+		tresor.WithAuthority(ms.key.Public().(ed25519.PublicKey)), tresor.WithVoucher(ms.vouch(identity, name)))
 	if err != nil {
 		cancel()
 		t.Fatalf("bot join: %v", err)

@@ -18,7 +18,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tresor-dev/tresor"
 	"github.com/tresor-dev/tresor/auth"
+	"github.com/tresor-dev/tresor/internal/demotoken"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -79,6 +81,9 @@ func newMeetingServer(t *testing.T) *meetingServer {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"token": tok, "room": testRoom, "identity": id, "signal": "/signal"})
 	})
+	vouch := &demotoken.Voucher{Key: priv}
+	mux.Handle(demotoken.AuthorityPath, vouch)
+	mux.Handle(demotoken.VouchPath, vouch)
 	mux.Handle("/test/", http.StripPrefix("/test/", http.FileServerFS(os.DirFS("testdata"))))
 	webHandler := web.Handler()
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +110,14 @@ func (ms *meetingServer) token(t *testing.T, identity, name string, role signali
 		t.Error(err)
 	}
 	return tok
+}
+
+// vouch returns a Voucher that has the test's backend vouch for a Go
+// participant's MLS key.
+func (ms *meetingServer) vouch(identity, name string) tresor.Voucher {
+	return func(_ context.Context, key []byte) ([]byte, error) {
+		return auth.MintAssertion(ms.key, auth.Assertion{Room: testRoom, Identity: identity, Name: name, SignatureKey: key, Expiry: time.Now().Add(time.Hour)})
+	}
 }
 
 // waitFor polls a JavaScript expression in the tab until it is truthy.
@@ -155,7 +168,7 @@ const stateJS = `(async () => {
   const video = await m.media.videoStats();
   const w = await m.e2ee.stats();
   return { identity: m.self.identity, code: m.group.securityCode, epoch: m.group.epoch,
-           members: m.group.members.map((x) => x.name), worker: w, video };
+           members: m.group.members.map((x) => x.identity), worker: w, video };
 })()`
 
 func state(t *testing.T, ctx context.Context) tabState {

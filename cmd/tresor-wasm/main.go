@@ -53,6 +53,7 @@ func main() {
 	api.Set("sframeEpochBits", keys.SFrameEpochBits)
 	exportSFrame(api)
 	exportMLS(api)
+	exportDriver(api)
 	global.Set("tresor", api)
 	if ready := global.Get("tresorReady"); ready.Type() == typeFunction {
 		ready.Invoke()

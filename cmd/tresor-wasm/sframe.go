@@ -100,15 +100,7 @@ func newSenderHandle() (any, error) {
 		return bytesValue(out), nil
 	})
 	h.method("erase", func([]js.Value) (any, error) { s.Erase(); return nil, nil })
-	h.method("stats", func([]js.Value) (any, error) {
-		st := s.Stats()
-		o := newObject()
-		o.Set("sealed", float64(st.Sealed))
-		o.Set("noKey", float64(st.NoKey))
-		o.Set("exhausted", float64(st.Exhausted))
-		o.Set("malformed", float64(st.Malformed))
-		return o, nil
-	})
+	h.method("stats", func([]js.Value) (any, error) { return senderStats(s.Stats()), nil })
 	h.method("close", func([]js.Value) (any, error) { s.Erase(); h.release(); return nil, nil })
 	return h.obj, nil
 }
@@ -164,16 +156,26 @@ func newReceiverHandle() (any, error) {
 		return bytesValue(out), nil
 	})
 	h.method("size", func([]js.Value) (any, error) { return r.Len(), nil })
-	h.method("stats", func([]js.Value) (any, error) {
-		st := r.Stats()
-		o := newObject()
-		o.Set("opened", float64(st.Opened))
-		o.Set("unknownKey", float64(st.UnknownKey))
-		o.Set("authFailed", float64(st.AuthFailed))
-		o.Set("replayed", float64(st.Replayed))
-		o.Set("malformed", float64(st.Malformed))
-		return o, nil
-	})
+	h.method("stats", func([]js.Value) (any, error) { return receiverStats(r.Stats()), nil })
 	h.method("close", func([]js.Value) (any, error) { h.release(); return nil, nil })
 	return h.obj, nil
+}
+
+func senderStats(st e2ee.SenderStats) js.Value {
+	o := newObject()
+	o.Set("sealed", float64(st.Sealed))
+	o.Set("noKey", float64(st.NoKey))
+	o.Set("exhausted", float64(st.Exhausted))
+	o.Set("malformed", float64(st.Malformed))
+	return o
+}
+
+func receiverStats(st e2ee.ReceiverStats) js.Value {
+	o := newObject()
+	o.Set("opened", float64(st.Opened))
+	o.Set("unknownKey", float64(st.UnknownKey))
+	o.Set("authFailed", float64(st.AuthFailed))
+	o.Set("replayed", float64(st.Replayed))
+	o.Set("malformed", float64(st.Malformed))
+	return o
 }

@@ -57,7 +57,8 @@ func TestBotPublishesDecryptableMedia(t *testing.T) {
 	videoFrames := frameSet(t, mediafile.ReadIVF, videoIVF)
 	audioFrames := frameSet(t, mediafile.ReadOgg, audioOgg)
 
-	rx, err := tresor.Join(ctx, st.SignalURL, st.Token("viewer", signaling.RoleHost), tresor.WithWebRTCAPI(teststack.API(t)))
+	rx, err := tresor.Join(ctx, st.SignalURL, st.Token("viewer", signaling.RoleHost),
+		append(st.Vouched("viewer"), tresor.WithWebRTCAPI(teststack.API(t)))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +280,9 @@ func benchLateJoiner(b *testing.B, ignore bool) {
 		// Join at a different point of the bot's 2 s loop each time.
 		time.Sleep(time.Duration(300+i*470%1700) * time.Millisecond)
 		start := time.Now()
-		rx, err := tresor.Join(ctx, st.SignalURL, st.Token(fmt.Sprintf("viewer-%d", i), signaling.RoleHost),
-			tresor.WithWebRTCAPI(teststack.API(b)))
+		viewer := fmt.Sprintf("viewer-%d", i)
+		rx, err := tresor.Join(ctx, st.SignalURL, st.Token(viewer, signaling.RoleHost),
+			append(st.Vouched(viewer), tresor.WithWebRTCAPI(teststack.API(b)))...)
 		if err != nil {
 			b.Fatal(err)
 		}

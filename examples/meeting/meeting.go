@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tresor-dev/tresor/auth"
-	"github.com/tresor-dev/tresor/examples/internal/demotoken"
+	"github.com/tresor-dev/tresor/internal/demotoken"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -115,6 +115,9 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle(signalPath, sig)
 	mux.Handle(demotoken.Path, tokens)
+	vouch := &demotoken.Voucher{Key: developmentOnlyKey, Logger: log}
+	mux.Handle(demotoken.AuthorityPath, vouch)
+	mux.Handle(demotoken.VouchPath, vouch)
 	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{sig.Gatherer(), media.Gatherer()}, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler())
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

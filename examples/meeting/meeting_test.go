@@ -19,8 +19,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/tresor-dev/tresor"
-	"github.com/tresor-dev/tresor/examples/internal/demotoken"
 	"github.com/tresor-dev/tresor/examples/internal/teststack"
+	"github.com/tresor-dev/tresor/internal/demotoken"
 	"github.com/tresor-dev/tresor/signaling"
 )
 

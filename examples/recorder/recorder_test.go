@@ -76,7 +76,7 @@ func TestRecorderConsentGated(t *testing.T) {
 
 	// The speaker: a participant who publishes and answers consent.
 	sp, err := tresor.Join(ctx, st.SignalURL, st.Token("speaker", signaling.RoleParticipant),
-		tresor.WithPasscode("1357"), tresor.WithWebRTCAPI(teststack.API(t)))
+		append(st.Vouched("speaker"), tresor.WithPasscode("1357"), tresor.WithWebRTCAPI(teststack.API(t)))...)
 	if err != nil {
 		t.Fatal(err)
 	}

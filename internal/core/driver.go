@@ -227,7 +227,29 @@ func (d *Driver) receive(m ServerMessage) {
 		d.mls(m)
 	case TypeWelcome:
 		d.welcome(m)
+	case TypeError:
+		if m.Code == CodeKeyPackageExpired {
+			d.renewKeyPackage()
+		}
 	}
+}
+
+// renewKeyPackage replaces a KeyPackage the delivery service dropped because
+// no Commit added this client in time (a committer refused or ignored it):
+// nothing can add the client with the old one any more.
+func (d *Driver) renewKeyPackage() {
+	if d.g != nil || d.kp == nil {
+		return // in the group already, or never uploaded one
+	}
+	kp, err := keys.NewKeyPackage(d.id, d.kcfg)
+	if err != nil {
+		d.warn("renewing the KeyPackage failed", "err", err)
+		return
+	}
+	d.log.Info("tresor: KeyPackage expired unused; uploading a fresh one")
+	d.kp.Erase()
+	d.kp = kp
+	d.emit(SendKeyPackage{Data: kp.Bytes()})
 }
 
 // CommitResult reports the server's answer to the last [SendCommit]:

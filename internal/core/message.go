@@ -8,8 +8,8 @@ package core
 // Every field is a claim of the server's.
 type ServerMessage struct {
 	// Type is the protocol message type: "joined", "state", "waiting",
-	// "group_create", "commit_request", "commit", "welcome" or "chat".
-	// Other types are ignored.
+	// "group_create", "commit_request", "commit", "welcome", "chat" or
+	// "error". Other types are ignored.
 	Type string `json:"type"`
 	// Epoch is the epoch the message names (commit_request, commit, chat).
 	Epoch *uint64 `json:"epoch,omitempty"`
@@ -27,6 +27,8 @@ type ServerMessage struct {
 	State *RoomState `json:"state,omitempty"`
 	// Recording is the recording state sent to a waiting participant.
 	Recording *Recording `json:"recording,omitempty"`
+	// Code is the error code of an unsolicited "error".
+	Code string `json:"code,omitempty"`
 }
 
 // Proposal is a group change the server asks the committer to make.
@@ -73,7 +75,12 @@ const (
 	TypeCommit        = "commit"
 	TypeWelcome       = "welcome"
 	TypeChat          = "chat"
+	TypeError         = "error"
 )
+
+// CodeKeyPackageExpired is the error the delivery service sends when no
+// Commit added this client's KeyPackage in time (signaling/PROTOCOL.md).
+const CodeKeyPackageExpired = "key_package_expired"
 
 // Proposal kinds.
 const (

@@ -1,5 +1,7 @@
+// @ts-nocheck
 // The demo page's UI on top of the browser SDK (tresor/meeting.js). All the
-// security lives in the SDK and the wasm module; this file only draws.
+// security lives in the SDK and the wasm module; this file only draws. (It
+// is checked loosely: DOM lookups by id are untyped.)
 import { Meeting } from "./tresor/meeting.js";
 import { compileTresor } from "./tresor/wasm.js";
 
@@ -57,7 +59,19 @@ $("join-form").addEventListener("submit", async (e) => {
       token = t.token; room = t.room; signal = t.signal || signal;
     }
     const params = new URLSearchParams(location.search);
-    meeting = new Meeting({ signal, room, token, passcode: $("passcode").value.trim(), transformAPI: params.get("transform") || undefined });
+    // The demo's backend vouches for members' keys (DEVELOPMENT ONLY: it is
+    // the same process as the server; a real backend is the app's own).
+    // The page learns the backend's public key from the page's server,
+    // which is the web's limit: the page itself comes from there.
+    const authority = await (await fetch("/demo/authority")).json();
+    const vouch = async (publicKey) => {
+      const r = await fetch("/demo/vouch", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token, publicKey: b64(publicKey) }) });
+      if (!r.ok) throw new Error("the backend did not vouch for this device: " + await r.text());
+      return unb64((await r.json()).assertion);
+    };
+    meeting = new Meeting({ signal, room, token, passcode: $("passcode").value.trim(), transformAPI: params.get("transform") || undefined,
+      authority: { keys: authority.keys }, vouch });
     wire(meeting);
     await meeting.join();
   } catch (err) {
@@ -66,6 +80,9 @@ $("join-form").addEventListener("submit", async (e) => {
     meeting = null;
   }
 });
+
+const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 function friendly(err) {
   const codes = {
@@ -89,19 +106,30 @@ function wire(m) {
   });
   m.addEventListener("joined", () => { show("meeting-screen"); startMedia(); render(); });
   m.addEventListener("state", render);
-  m.addEventListener("epoch", (e) => {
-    $("code").textContent = e.detail.code;
+  m.addEventListener("epoch_changed", (e) => {
+    $("code").textContent = e.detail.securityCode;
     $("epoch").textContent = e.detail.epoch;
     $("e2ee").classList.remove("pending");
     $("e2ee-text").textContent = "End-to-end encrypted";
     renderRoster(e.detail.members);
   });
-  m.addEventListener("left-group", () => {
+  m.addEventListener("group_left", () => {
     $("code").textContent = "—";
     $("e2ee").classList.add("pending");
     $("e2ee-text").textContent = "Not in the group";
   });
-  m.addEventListener("chat", (e) => addChat(m.nameOf(e.detail.from), e.detail.text));
+  m.addEventListener("chat_message", (e) => addChat(who(e.detail.from), e.detail.text));
+  m.addEventListener("consent_requested", (e) => askConsent(e.detail));
+  m.addEventListener("recording_changed", (e) => showRecording(e.detail));
+  m.addEventListener("mismatch", (e) => {
+    const d = e.detail;
+    $("roster-warning").hidden = false;
+    $("roster-warning").textContent = {
+      roster: "The server's list of members differs from the encrypted group: " + d.participants.join(", ") + ". Compare security codes.",
+      epoch: `The server says epoch ${d.serverEpoch}, the group is at ${d.epoch}. Compare security codes.`,
+      consent: "The server says the meeting is recorded, but not everyone consented: " + d.participants.join(", "),
+    }[d.kind] || "The server and the encrypted group disagree.";
+  });
   m.addEventListener("track", (e) => addTrack(e.detail));
   m.addEventListener("track-ended", (e) => removeTrack(e.detail.track));
   m.addEventListener("mute-request", (e) => {
@@ -115,6 +143,7 @@ function wire(m) {
   m.addEventListener("ended", () => end("The meeting has ended", ""));
   m.addEventListener("closed", () => { if (!$("end-screen").hidden) return; end("Disconnected", "The connection to the meeting closed."); });
   m.addEventListener("error", (e) => console.warn("tresor:", e.detail.message));
+  m.addEventListener("warning", (e) => console.warn("tresor:", e.detail.message));
 }
 
 function end(title, text) {
@@ -125,6 +154,7 @@ function end(title, text) {
   $("code").textContent = "—";
   $("e2ee").classList.add("pending");
   if (localStream) localStream.getTracks().forEach((t) => t.stop());
+  clearInterval(speakerTimer);
   if (meeting) meeting.close();
 }
 
@@ -218,7 +248,7 @@ function removeTrack(track) {
 }
 
 // Active speaker: the loudest remote audio track above a threshold.
-setInterval(async () => {
+const speakerTimer = setInterval(async () => {
   if (!meeting || !meeting.media) return;
   const levels = await meeting.media.audioLevels();
   let best = null, max = 0.02;
@@ -229,27 +259,43 @@ setInterval(async () => {
   for (const t of tiles.values()) t.classList.toggle("speaking", best !== null && t.dataset.participant === best);
 }, 500);
 
-// The roster comes from the MLS group, not from the server's list. The
-// server's list only explains differences: people it admitted who are not in
-// the group yet, and — a warning — members of the group it does not announce.
+// The roster comes from the MLS group, not from the server's list: names
+// are the ones the backend vouched for (marked when it did not). The
+// server's list only explains who is admitted but not in the group yet;
+// disagreements that last are the driver's "mismatch" events.
 let mlsMembers = [];
+const who = (mb) => `${mb.name || mb.identity}${mb.verified ? "" : " (unverified)"}`;
 function renderRoster(members) {
   mlsMembers = members;
   const me = meeting.self && meeting.self.identity;
   $("roster").replaceChildren(...members.map((mb) => el("li", {},
-    el("span", { className: "who", textContent: `${meeting.nameOf(mb.name)}${mb.name === me ? " (you)" : ""}`, title: mb.name }))));
-  compareRosters();
+    el("span", { className: "who", textContent: `${who(mb)}${mb.identity === me ? " (you)" : ""}`, title: mb.identity }))));
+  renderJoining();
 }
-function compareRosters() {
+function renderJoining() {
   if (!meeting || !meeting.state || !meeting.group || !meeting.group.active) return;
-  const inGroup = new Set(mlsMembers.map((m) => m.name));
-  const admitted = new Set((meeting.state.participants || []).map((p) => p.identity));
-  const joining = [...admitted].filter((id) => !inGroup.has(id));
-  const unknown = [...inGroup].filter((id) => !admitted.has(id));
+  const inGroup = new Set(mlsMembers.map((m) => m.identity));
+  const joining = (meeting.state.participants || []).map((p) => p.identity).filter((id) => !inGroup.has(id));
   $("roster-joining").hidden = joining.length === 0;
   $("roster-joining").textContent = "Joining the encrypted group: " + joining.map((id) => meeting.nameOf(id)).join(", ");
-  $("roster-warning").hidden = unknown.length === 0;
-  $("roster-warning").textContent = "In the encrypted group but not announced by the server: " + unknown.join(", ");
+}
+
+// Recording consent, from the driver: it asks once per recording (the
+// recording's id, its recorder as the group knows it, when it was asked),
+// and says whether the recording is proven: every member sent a signed
+// consent to exactly this recording.
+function askConsent({ recording, recorder }) {
+  $("consent-recorder").textContent = who(recorder);
+  $("consent-dialog").dataset.recording = recording.id;
+  if (!$("consent-dialog").open) $("consent-dialog").showModal();
+}
+function showRecording({ recording, verified, missing }) {
+  $("recording-banner").hidden = !recording.active;
+  const rec = mlsMembers.find((m) => m.identity === recording.recorder);
+  $("recorder").textContent = rec ? who(rec) : meeting.nameOf(recording.recorder);
+  $("recording-proof").textContent = verified
+    ? ", with everyone's signed consent."
+    : ". Not everyone has consented yet: " + (missing || []).map((id) => meeting.nameOf(id)).join(", ");
 }
 
 function addChat(from, text) {
@@ -270,41 +316,25 @@ $("chat-form").addEventListener("submit", async (e) => {
   }
 });
 
-// Host panel, recording banner and consent, from the room state. Consent
-// belongs to one recording: each new recording (a new id) asks again.
-let consentAsked = null; // the id of the recording the dialog asked about
+// Host panel, from the room state.
 function render() {
   const m = meeting;
   if (!m || !m.state) return;
   const st = m.state;
   const me = m.self;
-  compareRosters();
+  renderJoining();
   $("toggle-screen").disabled = !(me && me.permissions && me.permissions.screen) && !screenTrack;
   $("toggle-screen").title = $("toggle-screen").disabled ? "The host has not allowed you to share your screen" : "";
   const rec = st.recording || {};
-  $("recording-banner").hidden = !rec.active;
-  $("recorder").textContent = rec.recorder ? m.nameOf(rec.recorder) : "";
-  if (rec.requested && me && !me.consented && rec.recorder !== me.identity && consentAsked !== rec.id) {
-    consentAsked = rec.id;
-    $("consent-recorder").textContent = m.nameOf(rec.recorder);
-    $("consent-dialog").dataset.recording = rec.id;
-    if (!$("consent-dialog").open) $("consent-dialog").showModal();
-  }
-  if (!rec.requested) consentAsked = null;
   $("host-panel").hidden = !m.isHost;
   if (!m.isHost) return;
   const waiting = st.waiting || [];
-  $("waiting-list").replaceChildren(...(waiting.length ? waiting.map((p) => el("li", {},
+  const withData = (e, data) => { Object.assign(e.dataset, data); return e; };
+  $("waiting-list").replaceChildren(...(waiting.length ? waiting.map((p) => withData(el("li", {},
     el("span", { className: "who", textContent: p.name || p.identity }),
-    el("button", { textContent: "Admit", onclick: () => m.admit(p.identity) }, ),
-    el("button", { textContent: "Deny", className: "secondary", onclick: () => m.deny(p.identity) }),
-  )) : [el("li", { className: "empty", textContent: "Nobody is waiting." })]));
-  for (const [i, p] of waiting.entries()) {
-    const li = $("waiting-list").children[i];
-    li.dataset.identity = p.identity;
-    li.querySelector("button").dataset.admit = p.identity;
-    li.querySelectorAll("button")[1].dataset.deny = p.identity;
-  }
+    withData(el("button", { textContent: "Admit", onclick: () => m.admit(p.identity) }), { admit: p.identity }),
+    withData(el("button", { textContent: "Deny", className: "secondary", onclick: () => m.deny(p.identity) }), { deny: p.identity }),
+  ), { identity: p.identity })) : [el("li", { className: "empty", textContent: "Nobody is waiting." })]));
   const others = (st.participants || []).filter((p) => p.identity !== me.identity);
   $("participant-list").replaceChildren(...others.map((p) => {
     const screen = el("input", { type: "checkbox", checked: !!(p.permissions && p.permissions.screen), onchange: (e) => m.permit(p.identity, "screen", e.target.checked) });

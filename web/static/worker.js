@@ -1,11 +1,14 @@
 // Tresor's media and key worker. It runs tresor.wasm (the audited Go keys and
-// e2ee packages compiled to WebAssembly) and holds every secret of the
-// meeting: the MLS group (RFC 9420) that makes the keys, and the SFrame
-// (RFC 9605) sender and receiver that seal every outgoing media frame and open
-// every incoming one. Neither MLS secrets nor media keys ever reach the page:
-// the page relays opaque signaling messages in and out. A frame that cannot
-// be sealed is dropped rather than sent in the clear; a frame that fails
-// authentication is dropped rather than decoded.
+// e2ee packages, and the Go client's meeting driver, compiled to WebAssembly)
+// and holds every secret of the meeting: the MLS group (RFC 9420) that makes
+// the keys, and the SFrame (RFC 9605) key ring that seals every outgoing
+// media frame and opens every incoming one. Neither MLS secrets nor media
+// keys ever reach the page, nor this file: the driver installs them in its
+// own ring. The page relays opaque signaling messages in and out. A frame
+// that cannot be sealed is dropped rather than sent in the clear; a frame
+// that fails authentication is dropped rather than decoded; a received frame
+// opens only under the keys of the member whose identity labels its track,
+// so a server that relabels tracks gets nothing decoded.
 //
 // It is a module worker and serves both browser APIs for encoded transforms:
 //   - RTCRtpScriptTransform (WebRTC Encoded Transform): the page constructs
@@ -14,33 +17,36 @@
 //   - Chromium's createEncodedStreams(): the page transfers the readable and
 //     writable streams here in a {type: "streams"} message.
 // options / the message carry {dir: "send"|"recv", kind: "audio"|"video",
-// label} where label names the track (for per-track counters).
+// label, participant} where label names the track (for per-track counters)
+// and participant is the identity the SFU labelled a received track with.
 //
 // Messages from the page:
 //   {type: "init", module?: WebAssembly.Module} first
 //   {type: "keys", own: {kid, key} | null, members: [{kid, key}], remove: [kid], eraseOwn?}
-//       (media keys from elsewhere: used only without the in-worker group)
-//   {type: "streams", dir, kind, label, readable, writable}
+//       (media keys from elsewhere, without a meeting driver: one key ring
+//       for every sender, which does not bind tracks to senders; tests only)
+//   {type: "streams", dir, kind, label, participant, readable, writable}
 //   {type: "stats", id}
-//   {type: "group-start", id, self, options}   run the MLS group (tresor/group.js) here
-//   {type: "group-call", id, method, args}     sendChat(text) | rekey() | close()
-//   {type: "sig-event", msg}                   a signaling event for the group
+//   {type: "group-create", id, config}         create the meeting driver (tresor/group.js)
+//   {type: "group-start", id}                  admitted: vouch for its key, upload a KeyPackage
+//   {type: "group-call", id, method, args}     sendChat(text) | rekey() | consent(id, granted) | close()
+//   {type: "sig-event", msg}                   a signaling message for the driver
 //   {type: "sig-answer", id, answer | error}   the answer to a sig-request
 // Messages to the page:
-//   {type: "ready", version} once the module is loaded (negotiate only after it)
+//   {type: "ready", version, outputs} once the module is loaded (negotiate only after it)
 //   {type: "error", message}
-//   {type: "stats", id, sender, receiver, tracks}
-//   {type: "group-event", event, detail}       epoch {epoch, code, members}, chat, left-group, error
+//   {type: "stats", id, sender, receiver, receiveKeys, driver, tracks}
+//   {type: "group-event", event, detail}       the driver's events (tresor.outputs names)
 //   {type: "group-result", id, error?}
-//   {type: "sig-request", id, request, fields} a signaling request the group makes
+//   {type: "sig-request", id, request, fields} a signaling request the driver makes
 
 import "./wasm_exec.js";
-import { Group } from "./tresor/group.js";
+import { GroupHost } from "./tresor/group.js";
 import { SignalingError } from "./tresor/signaling.js";
 
 let api = null;      // globalThis.tresor once the module runs
 let sender = null;   // one SFrame sender for all our tracks: one CTR space per KID
-let receiver = null; // one key ring for every member's frames
+let receiver = null; // the key ring of the "keys" message (no driver)
 const tracks = new Map(); // label -> counters
 const senderTransformers = new Set(); // RTCRtpScriptTransformers of sent video
 let ready;
@@ -72,7 +78,7 @@ ready = (async () => {
   api = globalThis.tresor;
   sender = api.sframeSender();
   receiver = api.sframeReceiver();
-  self.postMessage({ type: "ready", version: api.version });
+  self.postMessage({ type: "ready", version: api.version, outputs: api.outputs });
 })().catch((e) => {
   self.postMessage({ type: "error", message: "loading tresor.wasm: " + e });
   throw e;
@@ -98,7 +104,18 @@ function codecOf(kind, frame) {
   return !mime || /vp8$/i.test(mime) ? "vp8" : null;
 }
 
-function transformer(dir, kind, label, keyFrameRequester) {
+// seal and open go through the meeting driver's key ring once it runs,
+// else through the standalone sender and receiver.
+function seal(codec, data) {
+  const d = host && host.driver;
+  return d ? d.encrypt(codec, data) : sender.encrypt(codec, data);
+}
+function open(codec, data, participant) {
+  const d = host && host.driver;
+  return d ? d.decrypt(codec, data, participant) : receiver.decrypt(codec, data);
+}
+
+function transformer(dir, kind, label, participant, keyFrameRequester) {
   const c = counters(label, dir, kind);
   let lastKeyFrameRequest = 0;
   return new TransformStream({
@@ -112,7 +129,7 @@ function transformer(dir, kind, label, keyFrameRequester) {
         return;
       }
       const data = new Uint8Array(frame.data);
-      const out = dir === "send" ? sender.encrypt(codec, data) : receiver.decrypt(codec, data);
+      const out = dir === "send" ? seal(codec, data) : open(codec, data, participant);
       if (out === null || out.error !== undefined) {
         // Never send a clear frame, never decode a forged one.
         c.dropped++;
@@ -135,7 +152,7 @@ function transformer(dir, kind, label, keyFrameRequester) {
 }
 
 function attach(readable, writable, options, rtcTransformer) {
-  const { dir, kind, label } = options;
+  const { dir, kind, label, participant } = options;
   if ((dir !== "send" && dir !== "recv") || (kind !== "audio" && kind !== "video")) {
     self.postMessage({ type: "error", message: "bad transform options" });
     return;
@@ -148,7 +165,7 @@ function attach(readable, writable, options, rtcTransformer) {
     if (dir === "send" && kind === "video") senderTransformers.add(rtcTransformer);
   }
   readable
-    .pipeThrough(transformer(dir, kind, String(label), requester))
+    .pipeThrough(transformer(dir, kind, String(label), String(participant || ""), requester))
     .pipeTo(writable)
     .catch(() => { /* the track ended */ })
     .finally(() => { if (rtcTransformer) senderTransformers.delete(rtcTransformer); });
@@ -176,15 +193,19 @@ async function setKeys(msg) {
     msg.own.key.fill(0);
     // Receivers can decode our video again only from a key frame under the
     // new key.
-    for (const t of senderTransformers) {
-      if (t.generateKeyFrame) t.generateKeyFrame().catch(() => {});
-    }
+    keyFrames();
   }
 }
 
-// The MLS group runs here (tresor/group.js); its signaling goes through the
-// page, which only ever sees opaque MLS messages.
-class SignalingRelay extends EventTarget {
+function keyFrames() {
+  for (const t of senderTransformers) {
+    if (t.generateKeyFrame) t.generateKeyFrame().catch(() => {});
+  }
+}
+
+// The meeting driver runs here (tresor/group.js); its signaling goes
+// through the page, which only ever sees opaque MLS messages.
+class SignalingRelay {
   #next = 1;
   #pending = new Map();
   request(type, fields = {}) {
@@ -201,29 +222,43 @@ class SignalingRelay extends EventTarget {
     if (m.error) p.reject(new SignalingError(m.error.code, m.error.message));
     else p.resolve(m.answer);
   }
-  deliver(msg) { this.dispatchEvent(new CustomEvent(msg.type, { detail: msg })); }
 }
 
-let group = null;
+let host = null;
 let relay = null;
+// hostReady resolves once the driver exists; messages for it wait on it,
+// in the order they came.
+let hostReady = null;
 
-async function groupStart(msg) {
+async function groupCreate(msg) {
   await ready;
-  if (group) throw new Error("the group already runs");
+  if (host) throw new Error("the meeting driver already runs");
   relay = new SignalingRelay();
-  group = new Group(api, relay, { setKeys }, String(msg.self), msg.options || {});
-  for (const t of ["epoch", "chat", "left-group", "error"]) {
-    group.addEventListener(t, (e) => self.postMessage({ type: "group-event", event: t, detail: e.detail || {} }));
-  }
-  await group.start();
+  host = new GroupHost(api, relay, (event, detail) => {
+    // Receivers can decode our video again only from a key frame under
+    // the new epoch's key.
+    if (event === "epoch_changed") keyFrames();
+    self.postMessage({ type: "group-event", event, detail });
+  });
+  const config = { ...(msg.config || {}) };
+  if (testingOnlyCorruptReceiveKeys) config.testingOnlyCorruptReceiveKeys = true;
+  host.create(config);
+  return host;
+}
+
+async function groupStart() {
+  if (!host) throw new Error("no meeting driver");
+  await host.start();
 }
 
 async function groupCall(msg) {
-  if (!group) throw new Error("no group");
+  if (!host) throw new Error("no meeting driver");
+  const args = msg.args || [];
   switch (msg.method) {
-    case "sendChat": return group.sendChat(String(msg.args[0]));
-    case "rekey": return group.rekey();
-    case "close": group.close(); group = null; return undefined;
+    case "sendChat": return host.sendChat(String(args[0]));
+    case "rekey": return host.rekey();
+    case "consent": return host.consent(String(args[0]), args[1] === true);
+    case "close": host.close(); host = null; return undefined;
   }
   throw new Error("unknown method");
 }
@@ -238,14 +273,18 @@ function reply(id, promise) {
 self.onmessage = async (event) => {
   const msg = event.data || {};
   switch (msg.type) {
+    case "group-create":
+      hostReady = groupCreate(msg);
+      reply(msg.id, hostReady);
+      break;
     case "group-start":
-      reply(msg.id, groupStart(msg));
+      reply(msg.id, (hostReady || Promise.reject(new Error("no meeting driver"))).then(() => groupStart()));
       break;
     case "group-call":
-      reply(msg.id, groupCall(msg));
+      reply(msg.id, (hostReady || Promise.reject(new Error("no meeting driver"))).then(() => groupCall(msg)));
       break;
     case "sig-event":
-      if (relay) relay.deliver(msg.msg);
+      if (hostReady) hostReady.then((h) => h.receive(msg.msg), () => {});
       break;
     case "sig-answer":
       if (relay) relay.answer(msg);
@@ -265,9 +304,7 @@ self.onmessage = async (event) => {
       self.postMessage({
         type: "stats",
         id: msg.id,
-        sender: sender.stats(),
-        receiver: receiver.stats(),
-        receiveKeys: receiver.size(),
+        ...(host && host.driver ? host.driver.stats() : { sender: sender.stats(), receiver: receiver.stats(), receiveKeys: receiver.size() }),
         tracks: Object.fromEntries(tracks),
       });
       break;

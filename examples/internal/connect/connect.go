@@ -10,7 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor"
-	"github.com/tresor-dev/tresor/examples/internal/demotoken"
+	"github.com/tresor-dev/tresor/internal/demotoken"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -71,7 +71,17 @@ func Join(ctx context.Context, p Params) (*tresor.Meeting, string, error) {
 			return nil, "", err
 		}
 	}
-	opts := []tresor.Option{tresor.WithPasscode(p.Passcode), tresor.WithWebRTCAPI(api)}
+	// The demo's backend vouches for members' MLS keys: accept only
+	// members it vouched for, and have it vouch for ours.
+	authority, err := demotoken.FetchAuthority(ctx, nil, sigURL)
+	if err != nil {
+		return nil, "", err
+	}
+	voucher := func(ctx context.Context, key []byte) ([]byte, error) {
+		return demotoken.Vouch(ctx, nil, sigURL, token, key)
+	}
+	opts := []tresor.Option{tresor.WithPasscode(p.Passcode), tresor.WithWebRTCAPI(api),
+		tresor.WithAuthority(authority...), tresor.WithVoucher(voucher)}
 	if p.Logger != nil {
 		opts = append(opts, tresor.WithLogger(p.Logger))
 	}

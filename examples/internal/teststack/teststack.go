@@ -1,7 +1,7 @@
 // Package teststack runs the demo's server side in a test: a real SFU on a
 // loopback UDP port, the real signaling server driving it through
-// sfumedia, and the development token endpoint, on an httptest server at
-// 127.0.0.1. The examples' tests join it with real clients.
+// sfumedia, and the development token and vouching endpoints, on an
+// httptest server at 127.0.0.1. The examples' tests join it with real clients.
 package teststack
 
 import (
@@ -20,7 +20,7 @@ import (
 
 	"github.com/tresor-dev/tresor"
 	"github.com/tresor-dev/tresor/auth"
-	"github.com/tresor-dev/tresor/examples/internal/demotoken"
+	"github.com/tresor-dev/tresor/internal/demotoken"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -65,6 +65,9 @@ func New(t testing.TB, rc signaling.RoomConfig) *Stack {
 	mux := http.NewServeMux()
 	mux.Handle("/signal", srv)
 	mux.Handle(demotoken.Path, &demotoken.Handler{Key: priv, Room: Room, Signal: "/signal"})
+	vouch := &demotoken.Voucher{Key: priv}
+	mux.Handle(demotoken.AuthorityPath, vouch)
+	mux.Handle(demotoken.VouchPath, vouch)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -88,6 +91,15 @@ func (s *Stack) Token(identity string, role signaling.Role) string {
 		s.t.Fatal(err)
 	}
 	return tok
+}
+
+// Vouched returns the options that make a client of identity a member the
+// stack's backend vouched for, which accepts only such members.
+func (s *Stack) Vouched(identity string) []tresor.Option {
+	voucher := func(_ context.Context, key []byte) ([]byte, error) {
+		return auth.MintAssertion(s.key, auth.Assertion{Room: Room, Identity: identity, Name: identity, SignatureKey: key, Expiry: time.Now().Add(time.Hour)})
+	}
+	return []tresor.Option{tresor.WithAuthority(s.key.Public().(ed25519.PublicKey)), tresor.WithVoucher(voucher)}
 }
 
 // API is the Go client's pion API (tresor.NewAPI) gathering only

@@ -70,7 +70,7 @@ export class E2EEWorker extends EventTarget {
           this.errors.push(m.message);
           reject(new Error(m.message));
         } else if (m.type === "sig-request" || m.type === "group-event" || m.type === "group-result") {
-          // The MLS group in the worker (see mls.js).
+          // The meeting driver in the worker (see mls.js).
           this.dispatchEvent(new CustomEvent("group", { detail: m }));
         } else if (m.id !== undefined && this.#pending.has(m.id)) {
           this.#pending.get(m.id)(m);
@@ -94,8 +94,8 @@ export class E2EEWorker extends EventTarget {
     });
   }
 
-  #attach(endpoint, dir, kind, label) {
-    const options = { dir, kind, label: String(label) };
+  #attach(endpoint, dir, kind, label, participant = "") {
+    const options = { dir, kind, label: String(label), participant: String(participant) };
     if (this.api === "script") {
       endpoint.transform = new RTCRtpScriptTransform(this.#worker, options);
     } else {
@@ -107,8 +107,12 @@ export class E2EEWorker extends EventTarget {
   /** Encrypt everything rtpSender sends. Call right after addTrack/addTransceiver. */
   attachSender(rtpSender, kind, label) { this.#attach(rtpSender, "send", kind, label); }
 
-  /** Decrypt everything rtpReceiver receives. Call in the track event, synchronously. */
-  attachReceiver(rtpReceiver, kind, label) { this.#attach(rtpReceiver, "recv", kind, label); }
+  /**
+   * Decrypt everything rtpReceiver receives, with the keys of participant
+   * only (the identity the SFU labelled the track with): a relabelled
+   * track's frames do not open. Call in the track event, synchronously.
+   */
+  attachReceiver(rtpReceiver, kind, label, participant) { this.#attach(rtpReceiver, "recv", kind, label, participant); }
 
   /**
    * setKeys installs SFrame base keys: own is {kid, key} for what we send,

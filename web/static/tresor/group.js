@@ -1,243 +1,145 @@
-// The MLS side of a meeting (RFC 9420 via tresor.wasm). It runs inside the
-// media worker (../worker.js; the page talks to it through mls.js), so its
-// secrets and the media keys never reach the page. It creates this
-// client's identity and KeyPackage, founds or joins the group, commits what
-// the delivery service asks for, processes others' Commits and chat, and on
-// every new epoch hands the SFrame keys (RFC 9605 §5.2) to the media worker.
+// @ts-check
+// The worker's side of the meeting logic: plumbing only. The logic itself —
+// the MLS group, the roster, recording consent, checking the server — is
+// the Go client's own driver (internal/core) compiled into tresor.wasm, so
+// the browser and the Go client run one implementation. This file feeds the
+// driver the server's messages, the clock and the user's intents, sends the
+// requests it returns through the page (the relay), reports its answers,
+// and forwards its events. Keys never leave the driver: it installs them in
+// its own key ring, which seals and opens the media frames (worker.js).
 //
-// Conventions shared with the Go client (package tresor): a member's MLS
-// credential name is its signaling identity; an Add is committed only if the
-// KeyPackage names the participant it is for; a Remove names members by it.
-//
-// Events: "epoch" {epoch, code, members}, "chat" {from, text, epoch},
-// "left-group" {}, "error" {message}.
+// Events posted to the page: {name, detail} with name one of the driver's
+// output names (tresor.outputs, e.g. "epoch_changed", "chat_message",
+// "consent_requested", "recording_changed", "mismatch", "group_left",
+// "warning"), detail the output as JSON.
 import { check } from "./wasm.js";
-import { fromBase64, toBase64, SignalingError } from "./signaling.js";
+import { fromBase64, toBase64 } from "./signaling.js";
 
-export class Group extends EventTarget {
+/** Requests the driver makes, by output name: the signaling request type. */
+const REQUESTS = {
+  send_key_package: "key_package",
+  send_commit: "commit",
+  send_chat: "chat",
+  send_consent: "consent",
+};
+/** Outputs the driver applies itself (keys), not forwarded. */
+const INTERNAL = new Set(["install_keys", "expire_keys", "erase_keys"]);
+
+export class GroupHost {
   #api;
-  #sig;
-  #e2ee;
-  #identity;
-  #kp = null;
-  #group = null;
-  #oldKids = [];
-  #graceMs;
-  #rekeyMs;
-  #rekeyTimer = null;
+  #relay;
+  #emit;
+  /** @type {any} */ #driver = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */ #timer = null;
+  #vouch = false;
+  #now;
 
   /**
-   * @param api the wasm API (globalThis.tresor in the worker)
-   * @param sig a Signaling client of an admitted participant
-   * @param e2ee an E2EEWorker, or null for a client without media
-   * @param selfIdentity the signaling identity (the credential name)
+   * @param {any} api the wasm API (globalThis.tresor in the worker)
+   * @param {{request: (type: string, fields?: object) => Promise<any>}} relay sends a signaling request through the page
+   * @param {(name: string, detail: object) => void} emit posts an event to the page
+   * @param {() => number} [now] the clock, in Unix milliseconds
    */
-  constructor(api, sig, e2ee, selfIdentity, { graceMs = 5000, rekeyMs = 5 * 60 * 1000 } = {}) {
-    super();
+  constructor(api, relay, emit, now = Date.now) {
     this.#api = api;
-    this.#sig = sig;
-    this.#e2ee = e2ee;
-    this.#graceMs = graceMs;
-    this.#rekeyMs = rekeyMs;
-    this.#identity = check(api.newIdentity(selfIdentity));
-    this.epoch = null;
-    this.securityCode = "";
-    this.members = [];
-    sig.addEventListener("group_create", () => this.#serial(() => this.#create()));
-    sig.addEventListener("welcome", (e) => this.#serial(() => this.#welcome(e.detail)));
-    sig.addEventListener("commit_request", (e) => this.#serial(() => this.#commitRequested(e.detail)));
-    sig.addEventListener("commit", (e) => this.#serial(() => this.#commitReceived(e.detail)));
-    sig.addEventListener("chat", (e) => this.#serial(() => this.#chat(e.detail)));
+    this.#relay = relay;
+    this.#emit = emit;
+    this.#now = now;
   }
 
-  // serial runs group operations one at a time, in arrival order, each to
-  // its end — including a Commit's round trip to the delivery service. Without
-  // it, a second commit_request arriving while a Commit is in flight would
-  // replace the pending Commit, and the server's "ok" for the first would
-  // merge the second: this member would leave the group's history. (The Go
-  // client gets the same order from its single owner goroutine.)
-  #queue = Promise.resolve();
-  #serial(f) {
-    const run = this.#queue.then(f);
-    this.#queue = run.catch(() => {});
-    return run;
+  /** The driver, for the media transforms (encrypt, decrypt); null before start. */
+  get driver() { return this.#driver; }
+
+  /**
+   * create makes the driver; it then reads the server's messages (in the
+   * waiting room too).
+   * @param {{self: string, authority?: {keys: string[], room: string}, vouch?: boolean,
+   *          graceMs?: number, rekeyMs?: number, testingOnlySeed?: number,
+   *          testingOnlyCorruptReceiveKeys?: boolean}} config authority keys in base64
+   */
+  create(config) {
+    if (this.#driver) throw new Error("tresor: the driver already runs");
+    const c = { ...config };
+    if (config.authority) c.authority = { room: config.authority.room, keys: config.authority.keys.map(fromBase64) };
+    this.#driver = check(this.#api.newDriver(c));
+    this.#vouch = !!config.vouch;
   }
 
-  /** start uploads a fresh KeyPackage: the delivery service then adds us. */
-  start() {
-    // The KeyPackage exists before the upload, so a group_create or Welcome
-    // answering it finds it; the upload itself is not serialized (the answer
-    // may come after those events, which wait their turn).
-    this.#kp = check(this.#api.newKeyPackage(this.#identity));
-    return this.#sig.request("key_package", { data: toBase64(check(this.#kp.bytes())) });
-  }
-
-  get active() { return this.#group !== null && check(this.#group.active()); }
-
-  /** self is this client's member entry {leaf, name}. */
-  get self() { return this.#group ? check(this.#group.self()) : null; }
-
-  /** sendChat seals text for the current epoch and sends it. */
-  sendChat(text) {
-    return this.#serial(async () => {
-      if (!this.active) throw new Error("tresor: not a member of the group yet");
-      const data = check(this.#group.seal(new TextEncoder().encode(text)));
-      await this.#sig.request("chat", { epoch: this.epoch, data: toBase64(data) });
-    });
-  }
-
-  /** rekey commits an empty Commit (a periodic update, RFC 9420 §12.4). */
-  rekey() {
-    return this.#serial(async () => {
-      if (!this.active) return;
-      try {
-        await this.#commit([], [], []);
-      } catch (e) {
-        if (!(e instanceof SignalingError && e.code === "conflict")) throw e;
-      }
-    });
-  }
-
-  #fail(message) { this.dispatchEvent(new CustomEvent("error", { detail: { message } })); }
-
-  #create() {
-    if (this.#group || !this.#kp) return;
-    this.#group = check(this.#api.newGroup(this.#identity));
-    this.#kp.close();
-    this.#kp = null;
-    this.#newEpoch();
-  }
-
-  #welcome(msg) {
-    if (this.#group || !this.#kp) return;
-    try {
-      this.#group = check(this.#api.joinGroup(this.#identity, this.#kp, fromBase64(msg.data)));
-    } catch (e) {
-      this.#fail("rejected Welcome: " + e.message);
-      return;
+  /**
+   * start, once admitted: with vouch, has the backend vouch for the
+   * driver's key (the page answers the "vouch" request), then uploads the
+   * KeyPackage.
+   */
+  async start() {
+    if (!this.#driver) throw new Error("tresor: no driver");
+    if (this.#vouch) {
+      const a = await this.#relay.request("vouch", { publicKey: toBase64(this.#driver.publicKey()) });
+      check(this.#driver.setAssertion(fromBase64(a.assertion)));
     }
-    this.#kp.close();
-    this.#kp = null;
-    this.#newEpoch();
+    await this.#run(this.#driver.start(this.#now()));
   }
 
-  async #commitRequested(msg) {
-    if (!this.active || msg.epoch !== this.epoch) return;
-    const self = this.self.leaf;
-    const members = check(this.#group.members());
-    const ids = [], adds = [], removes = [];
-    for (const p of msg.pending || []) {
-      if (p.kind === "add") {
-        const kp = fromBase64(p.key_package || "");
-        // Refuse a KeyPackage that is invalid (RFC 9420 §10.1) or names
-        // another client than the participant the server says it is for.
-        const who = this.#api.verifyKeyPackage(kp);
-        if (who.error !== undefined || who.name !== p.participant) {
-          this.#fail(`refused a KeyPackage for ${p.participant}`);
-          continue;
+  /** receive hands the driver a message from the server (the protocol's JSON object). */
+  receive(msg) {
+    if (this.#driver) this.#run(this.#driver.receive(this.#now(), JSON.stringify(msg))).catch(() => {});
+  }
+
+  /** sendChat, rekey, consent: the user's intents. Each resolves once its first request is answered. */
+  sendChat(text) { return this.#call((d, now) => d.sendChat(now, String(text))); }
+  rekey() { return this.#call((d, now) => d.rekey(now)); }
+  consent(id, granted) { return this.#call((d, now) => d.consent(now, String(id), !!granted)); }
+
+  #call(f) {
+    if (!this.#driver) return Promise.reject(new Error("tresor: not in the meeting yet"));
+    return this.#run(f(this.#driver, this.#now()));
+  }
+
+  /**
+   * run carries out the driver's outputs; it resolves with the answer to
+   * the first request among them (at once if there is none).
+   * @param {string | {error: string}} result
+   */
+  #run(result) {
+    const outs = JSON.parse(check(result));
+    /** @type {Promise<any> | null} */
+    let first = null;
+    for (const o of outs) {
+      const req = REQUESTS[o.type];
+      if (req) {
+        const { type, ...fields } = o;
+        let p = this.#relay.request(req, fields);
+        if (o.type === "send_commit") {
+          p = p.then(
+            () => this.#run(this.#driver.commitResult(this.#now(), true, "")),
+            (e) => this.#run(this.#driver.commitResult(this.#now(), false, e.code || "unanswered")).then(() => { throw e; }),
+          );
         }
-        ids.push(p.id);
-        adds.push(kp);
-      } else if (p.kind === "remove") {
-        ids.push(p.id);
-        for (const m of members) {
-          if (m.name === p.participant && m.leaf !== self && !removes.includes(m.leaf)) removes.push(m.leaf);
-        }
+        if (!first) first = p;
+        else p.catch(() => {});
+      } else if (!INTERNAL.has(o.type)) {
+        const { type, ...detail } = o;
+        this.#emit(type, detail);
       }
     }
-    if (ids.length === 0) return;
-    try {
-      await this.#commit(ids, adds, removes);
-    } catch (e) {
-      if (!(e instanceof SignalingError && e.code === "conflict")) this.#fail("commit failed: " + e.message);
-    }
+    this.#schedule();
+    return first || Promise.resolve();
   }
 
-  async #commit(ids, adds, removes) {
-    if (check(this.#group.hasPendingCommit())) check(this.#group.clearPendingCommit());
-    const epoch = this.epoch;
-    const c = check(this.#group.createCommit(adds, removes));
-    const fields = { epoch, proposals: ids, data: toBase64(c.message) };
-    if (c.welcome) fields.welcome = toBase64(c.welcome);
-    try {
-      await this.#sig.request("commit", fields);
-    } catch (e) {
-      check(this.#group.clearPendingCommit());
-      throw e;
+  #schedule() {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const at = this.#driver ? this.#driver.deadline() : 0;
+    if (at > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        if (this.#driver) this.#run(this.#driver.tick(this.#now())).catch(() => {});
+      }, Math.max(0, at - this.#now()));
     }
-    check(this.#group.mergePendingCommit());
-    this.#newEpoch();
-  }
-
-  #commitReceived(msg) {
-    if (!this.active) return;
-    if (msg.epoch !== this.epoch) return; // late, or we missed one: the server orders them
-    try {
-      check(this.#group.process(fromBase64(msg.data)));
-    } catch (e) {
-      this.#fail("rejected Commit: " + e.message);
-      return;
-    }
-    if (!check(this.#group.active())) {
-      // Removed from the group: no key of the new epoch, and the old ones
-      // are erased now, not after the grace period.
-      if (this.#e2ee) this.#e2ee.setKeys({ remove: this.#oldKids, eraseOwn: true });
-      this.#oldKids = [];
-      this.dispatchEvent(new CustomEvent("left-group"));
-      return;
-    }
-    this.#newEpoch();
-  }
-
-  #chat(msg) {
-    if (!this.active) return;
-    let m;
-    try {
-      m = check(this.#group.process(fromBase64(msg.data)));
-    } catch (e) {
-      this.#fail("rejected chat message: " + e.message);
-      return;
-    }
-    if (m.kind !== "application") return;
-    const text = new TextDecoder().decode(m.data);
-    this.dispatchEvent(new CustomEvent("chat", { detail: { from: m.sender.name, text, epoch: msg.epoch } }));
-  }
-
-  // newEpoch installs the epoch's SFrame keys in the worker (our sender
-  // switches at once; the previous epoch's receive keys stay for a grace
-  // period, for frames in flight) and publishes the roster and code.
-  #newEpoch() {
-    const g = this.#group;
-    this.epoch = check(g.epoch());
-    this.members = check(g.members()).map((m) => ({ leaf: m.leaf, name: m.name }));
-    this.securityCode = check(g.securityCode());
-    if (this.#e2ee) {
-      const k = check(g.sframeKeys());
-      const kids = k.members.map((m) => m.kid);
-      const old = this.#oldKids.filter((kid) => !kids.includes(kid));
-      this.#oldKids = kids;
-      this.#e2ee.setKeys({ own: { kid: k.own.kid, key: k.own.key }, members: k.members.map((m) => ({ kid: m.kid, key: m.key })) });
-      if (old.length) setTimeout(() => this.#e2ee.setKeys({ remove: old }), this.#graceMs);
-    }
-    // Post-compromise security: an empty Commit every few minutes replaces
-    // our path keys (as the Go client does), staggered by leaf so members
-    // do not all commit at once; any new epoch restarts the timer.
-    clearTimeout(this.#rekeyTimer);
-    if (this.#rekeyMs > 0) {
-      const self = check(g.self()).leaf;
-      this.#rekeyTimer = setTimeout(() => this.rekey().catch(() => {}),
-        this.#rekeyMs + (this.#rekeyMs * (self % 16)) / 32);
-    }
-    this.dispatchEvent(new CustomEvent("epoch", {
-      detail: { epoch: this.epoch, code: this.securityCode, members: this.members },
-    }));
   }
 
   close() {
-    clearTimeout(this.#rekeyTimer);
-    if (this.#group) this.#group.close();
-    if (this.#kp) this.#kp.close();
-    this.#identity.close();
-    this.#group = this.#kp = null;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#driver) this.#driver.close();
+    this.#driver = null;
   }
 }

@@ -152,7 +152,7 @@ export class Media extends EventTarget {
     const track = e.track;
     const streamId = e.streams[0] ? e.streams[0].id : "";
     const participant = streamId;
-    this.#e2ee.attachReceiver(e.receiver, track.kind, `${participant}/${track.kind}/${track.id}`);
+    this.#e2ee.attachReceiver(e.receiver, track.kind, `${participant}/${track.kind}/${track.id}`, participant);
     track.addEventListener("ended", () => this.dispatchEvent(new CustomEvent("track-ended", { detail: { participant, track } })));
     const stream = e.streams[0];
     if (stream) stream.addEventListener("removetrack", (ev) => {

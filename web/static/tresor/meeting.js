@@ -1,17 +1,27 @@
+// @ts-check
 // Meeting: the browser SDK's one entry point. It joins through signaling
-// (waiting room included), runs the MLS group (group.js) and the media
-// (media.js) with every frame end-to-end encrypted in the worker (e2ee.js),
-// and exposes the meeting controls of signaling/PROTOCOL.md. It has no UI.
+// (waiting room included), runs the meeting driver — the Go client's meeting
+// logic compiled into tresor.wasm, in the media worker (mls.js, group.js) —
+// and the media (media.js) with every frame end-to-end encrypted in the
+// worker (e2ee.js), and exposes the meeting controls of
+// signaling/PROTOCOL.md. It has no UI.
 //
-//   const m = new Meeting({ signal: "/signal", room, token, passcode });
-//   m.addEventListener("epoch", (e) => show(e.detail.code, e.detail.members));
+//   const m = new Meeting({ signal: "/signal", room, token, passcode,
+//                           authority: {keys: [backendKeyBase64]}, vouch });
+//   m.addEventListener("epoch_changed", (e) => show(e.detail.securityCode, e.detail.members));
 //   await m.join(); // "joined", or "waiting" for the host
 //
-// Events (CustomEvent, details in brackets):
+// Events (CustomEvent, details in brackets). From the driver, named as the
+// Go client's events (see mls.js): epoch_changed, participant_joined,
+// participant_left, group_left, chat_message, consent_requested,
+// recording_changed, mismatch, warning. From the server and the media:
 //   waiting {reason, recording}   joined {self, state}      state {state}
-//   epoch {epoch, code, members}  chat {from, text, epoch}  track {participant, kind, track}
-//   track-ended {participant, track}   mute-request {source, by}   track-stopped {source, by}
-//   removed {by}   denied {}   ended {by}   closed {code, reason}   left-group {}   error {message}
+//   track {participant, kind, track}   track-ended {participant, track}
+//   mute-request {source, by}   track-stopped {source, by}
+//   removed {by}   denied {}   ended {by}   closed {code, reason}   error {message}
+//
+// Without an authority, members' names are whatever clients chose: every
+// member shows verified: false, and the page must say so.
 import { Signaling, SignalingError } from "./signaling.js";
 import { E2EEWorker } from "./e2ee.js";
 import { compileTresor } from "./wasm.js";
@@ -20,15 +30,34 @@ import { Media } from "./media.js";
 
 export { SignalingError };
 
+/** The driver's events the Meeting re-dispatches. */
+export const DRIVER_EVENTS = ["epoch_changed", "participant_joined", "participant_left", "group_left",
+  "chat_message", "consent_requested", "recording_changed", "mismatch", "warning"];
+
+/** tokenSubject reads the identity a join token names (unverified: it is our own token). */
+function tokenSubject(token) {
+  try {
+    const p = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(p + "===".slice((p.length + 3) % 4))).sub || "";
+  } catch {
+    return "";
+  }
+}
+
 export class Meeting extends EventTarget {
   #sig = null;
   #opts;
 
   /**
    * @param {{signal: string, room: string, token: string, passcode?: string,
-   *          transformAPI?: "script"|"streams", e2eeWorker?: E2EEWorker}} opts
+   *          transformAPI?: "script"|"streams", e2eeWorker?: E2EEWorker,
+   *          authority?: {keys: string[]},
+   *          vouch?: (publicKey: Uint8Array) => Promise<Uint8Array>,
+   *          graceMs?: number, rekeyMs?: number}} opts
    * e2eeWorker is a started E2EEWorker to use instead of starting one (the
-   * meeting closes it when it ends).
+   * meeting closes it when it ends). authority lists the backend's public
+   * keys (base64) that vouch for members in this room; vouch asks the
+   * backend to vouch for this client's MLS key (it returns the assertion).
    * Add event listeners, then call join().
    */
   constructor(opts) {
@@ -54,6 +83,10 @@ export class Meeting extends EventTarget {
     this.e2ee = e2ee;
     const sig = await Signaling.connect(opts.signal);
     this.#sig = sig;
+    const config = { self: tokenSubject(opts.token), vouch: opts.vouch, graceMs: opts.graceMs, rekeyMs: opts.rekeyMs };
+    if (opts.authority) config.authority = { keys: opts.authority.keys, room: opts.room };
+    this.group = new MLSGroup(e2ee, sig, config);
+    for (const t of DRIVER_EVENTS) this.group.addEventListener(t, (e) => this.#emit(t, /** @type {CustomEvent} */ (e).detail));
     const forward = (type, name = type, f = (d) => d) =>
       sig.addEventListener(type, (e) => this.#emit(name, f(e.detail)));
     sig.addEventListener("waiting", (e) => this.#waiting(e.detail));
@@ -92,10 +125,6 @@ export class Meeting extends EventTarget {
     this.admitted = true;
     this.self = msg.self;
     this.state = msg.state;
-    this.group = new MLSGroup(this.e2ee, this.#sig, this.self.identity);
-    for (const t of ["epoch", "chat", "left-group", "error"]) {
-      this.group.addEventListener(t, (e) => this.#emit(t, e.detail));
-    }
     this.media = new Media(this.#sig, this.e2ee, this.self.identity);
     this.media.addEventListener("track", (e) => this.#emit("track", e.detail));
     this.media.addEventListener("track-ended", (e) => this.#emit("track-ended", e.detail));
@@ -140,15 +169,12 @@ export class Meeting extends EventTarget {
   stopRecording() { return this.#sig.request("stop_recording"); }
   /**
    * consent gives (true) or withdraws (false) consent to the recording with
-   * this id (state.recording.id): consent belongs to one recording, and the
-   * server refuses ("conflict") a consent for one that is no longer current.
-   * A withdrawal may pass null for the current recording.
+   * this id (consent_requested's recording.id): the server is told, and so,
+   * in a signed MLS message naming that recording, is every member.
+   * Consent belongs to one recording: the server refuses ("conflict") a
+   * consent for one that is no longer current.
    */
-  consent(recordingId, granted) {
-    const fields = { granted };
-    if (recordingId) fields.recording = recordingId;
-    return this.#sig.request("consent", fields);
-  }
+  consent(recordingId, granted) { return this.group.consent(recordingId, granted); }
 
   async leave() {
     try { await this.#sig.request("leave"); } catch { /* closing anyway */ }
