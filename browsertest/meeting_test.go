@@ -21,6 +21,7 @@ import (
 	"github.com/tresor-dev/tresor"
 	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/internal/demotoken"
+	"github.com/tresor-dev/tresor/internal/hostile"
 	"github.com/tresor-dev/tresor/sfu"
 	"github.com/tresor-dev/tresor/signaling"
 	"github.com/tresor-dev/tresor/signaling/sfumedia"
@@ -45,6 +46,15 @@ type meetingServer struct {
 }
 
 func newMeetingServer(t *testing.T) *meetingServer {
+	t.Helper()
+	ms, _ := startMeetingServer(t, false)
+	return ms
+}
+
+// startMeetingServer starts the meeting server; with proxied, the page's
+// /signal is the hostile proxy (internal/hostile) in front of the real
+// signaling server, so that a test can rewrite what the server says.
+func startMeetingServer(t *testing.T, proxied bool) (*meetingServer, *hostile.Proxy) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -72,7 +82,13 @@ func newMeetingServer(t *testing.T) *meetingServer {
 	ms := &meetingServer{key: priv, Sig: sig}
 	ms.HostToken = ms.token(t, "host", "Hana (host)", signaling.RoleHost)
 	mux := http.NewServeMux()
-	mux.Handle("/signal", sig)
+	var proxy *hostile.Proxy
+	if proxied {
+		mux.Handle("/real-signal", sig)
+		mux.Handle("/signal", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxy.ServeHTTP(w, r) }))
+	} else {
+		mux.Handle("/signal", sig)
+	}
 	mux.HandleFunc("/demo/token", func(w http.ResponseWriter, r *http.Request) {
 		var b [8]byte
 		rand.Read(b[:])
@@ -94,6 +110,9 @@ func newMeetingServer(t *testing.T) *meetingServer {
 	}))
 	srv := httptest.NewServer(mux)
 	ms.URL = srv.URL
+	if proxied {
+		proxy = hostile.NewProxy("ws" + strings.TrimPrefix(srv.URL, "http") + "/real-signal")
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -101,7 +120,7 @@ func newMeetingServer(t *testing.T) *meetingServer {
 		srv.Close()
 		media.Close()
 	})
-	return ms
+	return ms, proxy
 }
 
 func (ms *meetingServer) token(t *testing.T, identity, name string, role signaling.Role) string {
