@@ -16,13 +16,14 @@
 //
 // The packages, each with one job:
 //
-//   - keys: client identities (Ed25519) and MLS group keys (RFC 9420). Every
-//     join, leave and periodic update is a Commit that moves the group to a
-//     new epoch, so a removed member cannot read what follows and a new member
-//     cannot read what came before. Each epoch exports one SFrame base key per
-//     sender (RFC 9605 §5.2) and a short security code that people compare out
-//     loud. keys has no network, no pion and no goroutines: it is the audit
-//     surface.
+//   - keys: client identities (Ed25519), members vouched for by the
+//     application's backend, and MLS group keys (RFC 9420). Every join, leave
+//     and periodic update is a Commit that moves the group to a new epoch, so
+//     a removed member cannot read what follows and a new member cannot read
+//     what came before. Each epoch exports the SFrame base key of RFC 9605
+//     §5.2 (each sender's KID makes its key its own) and a 40-digit security
+//     code that people compare out loud. keys has no network, no pion and no
+//     goroutines: it is the audit surface.
 //   - e2ee: SFrame (RFC 9605) per-frame encryption of media, applied to whole
 //     frames before RTP packetization and removed after reassembly. A codec's
 //     first bytes stay clear (and authenticated) so that the SFU and decoders
@@ -35,16 +36,49 @@
 //     controls (join tokens, passcode, waiting room, host roles, recording
 //     consent) and the MLS delivery service, which orders handshake messages it
 //     cannot read.
-//   - this package, tresor: the Go client that joins all of the above.
+//   - auth: what an application backend needs: join tokens, passcode
+//     hashes, and assertions that vouch for a participant's MLS key.
+//   - this package, tresor: the Go client that joins all of the above. Its
+//     meeting logic is internal/core's driver, with no I/O, which the
+//     browser client runs too (compiled into tresor.wasm).
 //
 // # Threat model
 //
 // The server side (SFU and signaling) is trusted for availability, never for
 // confidentiality. It sees metadata: who joins when, frame sizes and timing,
 // RTP header extensions such as audio level, and the clear codec prefix. It
-// can drop, delay or reorder traffic. It cannot read media or chat, forge or
-// replay a frame a client accepts, add a member without every client's roster
-// and security code showing it, or keep a removed member able to decrypt.
+// can drop, delay or reorder traffic. The application's backend, which mints
+// join tokens, is trusted for identity, as every conferencing system's
+// account service is: with [WithAuthority] it vouches for each member's MLS
+// key (auth.MintAssertion).
+//
+// What a hostile server cannot do, and where that is enforced (the tests in
+// hostile_test.go and hostile_trust_test.go prove each against the
+// project's own server with a rewriting proxy in front of it):
+//
+//   - read media or chat: keys exist only on members' devices;
+//   - add a member: with an Authority every leaf must carry the backend's
+//     assertion for this room and its own key, and a group never holds two
+//     leaves of one identity (keys); without one, names are self-chosen and
+//     every [Member] shows Verified false — an application must say so;
+//   - forge, relabel or replay a frame: a track's frames open only with the
+//     keys of the member its label names, each once (internal/keyring);
+//   - attribute chat or consent by a name it chooses: both are MLS messages
+//     signed by a leaf ([ChatMessage].From is that member);
+//   - steer the client with labels: a message is handled as what the group
+//     says it is (a chat message the server calls a Commit stays chat, and
+//     keys change only on a real epoch change);
+//   - split the group into views with equal codes: the 40-digit code has
+//     about 133 bits, beyond grinding even with a colluding member;
+//   - reuse a recording's consent, or call a recording active early: a
+//     recording is [RecordingChanged].Verified only with every member's
+//     signed consent to exactly that recording;
+//   - hide a disagreement: a roster, epoch or consent the server reports
+//     differently from the group for longer than the grace window becomes a
+//     [Mismatch], whichever side is ahead.
+//
+// In the browser the page itself comes from the server: that is the web's
+// limit (web/README.md says what it implies).
 //
 // # The Go client
 //
@@ -62,14 +96,17 @@
 //		}
 //	}
 //
-// The token comes from the application's backend (auth.MintToken). Once
+// The token comes from the application's backend (auth.MintToken), and so
+// does the assertion that vouches for the client's MLS key ([WithVoucher],
+// auth.MintAssertion); [WithAuthority] names the backend's public keys. Once
 // admitted, the client uploads an MLS KeyPackage; a member commits its Add and
 // the client joins the group from the Welcome. Every join and leave, and an
 // Update every five minutes ([WithRekeyInterval]), starts a new epoch: a sender
 // switches to the new epoch's SFrame key as soon as it applied the Commit, and
 // receivers keep the previous epoch's keys for a grace window
-// ([WithGraceWindow]) before erasing them. One goroutine owns the MLS group;
-// the Meeting's methods hand it work. Participants joining and leaving, the
+// ([WithGraceWindow]) before erasing them. One goroutine owns the driver
+// (internal/core) and the MLS group in it; the Meeting's methods hand it
+// work, and its requests to the server go out in order from another. Participants joining and leaving, the
 // roster and the security code come from the MLS group, never from the
 // server's list: when the two disagree for longer than the grace window, or
 // a member's frames carry keys this client does not hold, a [Mismatch] event

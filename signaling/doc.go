@@ -43,6 +43,10 @@
 // upgrade with 429 or 503, and every limit is counted in [Server.Stats].
 //
 // The server never holds a key: everything it relays about the group is
-// opaque, and a client shows the MLS roster and security code, not the
-// server's roster, so a server adding someone cannot go unnoticed.
+// opaque. Clients do not trust it either: they accept into the MLS group
+// only members the application's backend vouched for (its assertion travels
+// in the MLS credential; see keys.Assertion), show the MLS roster and
+// security code rather than the server's roster, and treat its recording
+// state as a claim that members' signed consents must back (PROTOCOL.md,
+// "What members send each other").
 package signaling
