@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/sdp/v3"
@@ -15,26 +14,6 @@ import (
 
 	"github.com/tresor-dev/tresor/e2ee"
 )
-
-// NewAPI returns the pion API the client uses by default, built on se:
-// pion's default codecs and interceptors plus the RFC 6464 audio level
-// header extension, which carries the speaking level the active-speaker
-// detection needs. Pass a SettingEngine to restrict networks (tests use
-// 127.0.0.1 only) and give the result to [WithWebRTCAPI].
-func NewAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, fmt.Errorf("tresor: codecs: %w", err)
-	}
-	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, fmt.Errorf("tresor: audio level extension: %w", err)
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		return nil, fmt.Errorf("tresor: interceptors: %w", err)
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
-}
 
 // audioTrack is an Opus track that SFrame-encrypts each packet (Opus frames
 // fit one RTP packet) and puts the sender's audio level in the RFC 6464

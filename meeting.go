@@ -525,7 +525,7 @@ func (m *Meeting) handle(ev signaling.Event) {
 	case signaling.StateChanged:
 		st := roomState(ev.State)
 		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeState, State: &st}), nil)
-	case signaling.CreateGroup:
+	case signaling.CreateGroupRequested:
 		m.apply(m.d.Receive(now, core.ServerMessage{Type: core.TypeGroupCreate}), nil)
 	case signaling.CommitRequested:
 		m.apply(m.d.Receive(now, commitRequest(ev)), nil)

@@ -42,7 +42,7 @@ func (c Config) resolve() (Config, error) {
 	case c.ReplayWindow == 0:
 		c.ReplayWindow = DefaultReplayWindow
 	case c.ReplayWindow < 0 || c.ReplayWindow > maxReplayWindow:
-		return c, fmt.Errorf("sframe: replay window %d out of range 1..%d", c.ReplayWindow, maxReplayWindow)
+		return c, fmt.Errorf("e2ee: replay window %d out of range 1..%d", c.ReplayWindow, maxReplayWindow)
 	default:
 		c.ReplayWindow = (c.ReplayWindow + 63) &^ 63
 	}

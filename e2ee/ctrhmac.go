@@ -69,7 +69,7 @@ func (c *ctrHMAC) xorKeyStream(dst, src, nonce []byte) {
 
 func (c *ctrHMAC) Seal(dst, nonce, plaintext, aad []byte) []byte {
 	if len(nonce) != c.NonceSize() {
-		panic("sframe: bad nonce length")
+		panic("e2ee: bad nonce length")
 	}
 	ret, out := sliceForAppend(dst, len(plaintext)+c.nt)
 	ct := out[:len(plaintext)]
@@ -78,11 +78,11 @@ func (c *ctrHMAC) Seal(dst, nonce, plaintext, aad []byte) []byte {
 	return ret
 }
 
-var errOpen = errors.New("sframe: message authentication failed")
+var errOpen = errors.New("e2ee: message authentication failed")
 
 func (c *ctrHMAC) Open(dst, nonce, ciphertext, aad []byte) ([]byte, error) {
 	if len(nonce) != c.NonceSize() {
-		panic("sframe: bad nonce length")
+		panic("e2ee: bad nonce length")
 	}
 	if len(ciphertext) < c.nt {
 		return nil, errOpen

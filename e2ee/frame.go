@@ -65,7 +65,7 @@ func (c Codec) clearPrefixLen(frame []byte) (int, error) {
 		}
 		return n, nil
 	}
-	return 0, fmt.Errorf("sframe: unsupported codec %v", c)
+	return 0, fmt.Errorf("e2ee: unsupported codec %v", c)
 }
 
 // FrameKID returns the KID that data, an encrypted frame for codec c,
@@ -95,7 +95,7 @@ func (s *Sender) EncryptFrame(dst []byte, c Codec, frame []byte) ([]byte, error)
 		if errors.Is(err, ErrMalformed) {
 			s.stats.malformed.Add(1)
 		}
-		s.cfg.Logger.Warn("sframe: frame refused", slog.String("codec", c.String()), slog.Int("len", len(frame)))
+		s.cfg.Logger.Warn("e2ee: frame refused", slog.String("codec", c.String()), slog.Int("len", len(frame)))
 		return nil, err
 	}
 	start := len(dst)
@@ -119,7 +119,7 @@ func (r *Receiver) DecryptFrame(dst []byte, c Codec, data []byte) ([]byte, error
 		if errors.Is(err, ErrMalformed) {
 			r.stats.malformed.Add(1)
 		}
-		r.cfg.Logger.Warn("sframe: frame refused", slog.String("codec", c.String()), slog.Int("len", len(data)))
+		r.cfg.Logger.Warn("e2ee: frame refused", slog.String("codec", c.String()), slog.Int("len", len(data)))
 		return nil, err
 	}
 	dst = append(dst, data[:n]...)

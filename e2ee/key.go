@@ -48,17 +48,17 @@ func deriveKeySalt(s Suite, kid uint64, baseKey []byte) (keyMaterial, error) {
 	}
 	secret, err := hkdf.Extract(p.hash, baseKey, nil)
 	if err != nil {
-		return keyMaterial{}, fmt.Errorf("sframe: deriving secret: %w", err)
+		return keyMaterial{}, fmt.Errorf("e2ee: deriving secret: %w", err)
 	}
 	defer clear(secret)
 	key, err := hkdf.Expand(p.hash, secret, label(keyLabel, kid, s), p.nk)
 	if err != nil {
-		return keyMaterial{}, fmt.Errorf("sframe: deriving key: %w", err)
+		return keyMaterial{}, fmt.Errorf("e2ee: deriving key: %w", err)
 	}
 	salt, err := hkdf.Expand(p.hash, secret, label(saltLabel, kid, s), p.nn)
 	if err != nil {
 		clear(key)
-		return keyMaterial{}, fmt.Errorf("sframe: deriving salt: %w", err)
+		return keyMaterial{}, fmt.Errorf("e2ee: deriving salt: %w", err)
 	}
 	return keyMaterial{key: key, salt: salt}, nil
 }
@@ -91,7 +91,7 @@ func newKeyState(s Suite, kid uint64, baseKey []byte) (*keyState, error) {
 		return nil, err
 	}
 	if len(baseKey) < MinBaseKeySize {
-		return nil, fmt.Errorf("sframe: base key for KID %d is %d bytes, want at least %d", kid, len(baseKey), MinBaseKeySize)
+		return nil, fmt.Errorf("e2ee: base key for KID %d is %d bytes, want at least %d", kid, len(baseKey), MinBaseKeySize)
 	}
 	mat, err := deriveKeySalt(s, kid, baseKey)
 	if err != nil {
@@ -102,19 +102,19 @@ func newKeyState(s Suite, kid uint64, baseKey []byte) (*keyState, error) {
 		block, err := aes.NewCipher(mat.key)
 		if err != nil {
 			mat.erase()
-			return nil, fmt.Errorf("sframe: %w", err)
+			return nil, fmt.Errorf("e2ee: %w", err)
 		}
 		// RFC 9605 §4.5: Nn = 12 and Nt = 16, the standard GCM sizes.
 		a, err = cipher.NewGCM(block)
 		if err != nil {
 			mat.erase()
-			return nil, fmt.Errorf("sframe: %w", err)
+			return nil, fmt.Errorf("e2ee: %w", err)
 		}
 	} else {
 		a, err = newCTRHMAC(mat.key, p.nka, p.nt)
 		if err != nil {
 			mat.erase()
-			return nil, fmt.Errorf("sframe: %w", err)
+			return nil, fmt.Errorf("e2ee: %w", err)
 		}
 	}
 	return &keyState{kid: kid, suite: s, mat: mat, aead: a}, nil

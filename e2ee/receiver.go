@@ -123,12 +123,12 @@ func (r *Receiver) Open(dst, sframe, metadata []byte) ([]byte, error) {
 	kid, ctr, n, err := parseHeader(sframe)
 	if err != nil {
 		r.stats.malformed.Add(1)
-		r.cfg.Logger.Warn("sframe: malformed header", slog.Int("len", len(sframe)))
+		r.cfg.Logger.Warn("e2ee: malformed header", slog.Int("len", len(sframe)))
 		return nil, err
 	}
 	if len(sframe)-n < r.nt {
 		r.stats.malformed.Add(1)
-		r.cfg.Logger.Warn("sframe: frame shorter than tag", slog.Uint64("kid", kid), slog.Int("len", len(sframe)))
+		r.cfg.Logger.Warn("e2ee: frame shorter than tag", slog.Uint64("kid", kid), slog.Int("len", len(sframe)))
 		return nil, fmt.Errorf("%w: %d bytes after the header, tag is %d", ErrMalformed, len(sframe)-n, r.nt)
 	}
 
@@ -140,7 +140,7 @@ func (r *Receiver) Open(dst, sframe, metadata []byte) ([]byte, error) {
 	}
 	if k == nil {
 		r.stats.unknownKey.Add(1)
-		r.cfg.Logger.Debug("sframe: unknown KID", slog.Uint64("kid", kid), slog.Uint64("ctr", ctr))
+		r.cfg.Logger.Debug("e2ee: unknown KID", slog.Uint64("kid", kid), slog.Uint64("ctr", ctr))
 		return nil, fmt.Errorf("%w: KID %d", ErrUnknownKey, kid)
 	}
 	// Check the replay window before decrypting, but update it only after
@@ -148,13 +148,13 @@ func (r *Receiver) Open(dst, sframe, metadata []byte) ([]byte, error) {
 	// window. Both happen under r.mu.
 	if !k.window.check(ctr) {
 		r.stats.replayed.Add(1)
-		r.cfg.Logger.Debug("sframe: replayed or too old", slog.Uint64("kid", kid), slog.Uint64("ctr", ctr))
+		r.cfg.Logger.Debug("e2ee: replayed or too old", slog.Uint64("kid", kid), slog.Uint64("ctr", ctr))
 		return nil, fmt.Errorf("%w: KID %d CTR %d", ErrReplay, kid, ctr)
 	}
 	out, err := k.open(dst, sframe[:n], sframe[n:], metadata, ctr, &r.scratch)
 	if err != nil {
 		r.stats.authFailed.Add(1)
-		r.cfg.Logger.Warn("sframe: authentication failed", slog.Uint64("kid", kid), slog.Uint64("ctr", ctr))
+		r.cfg.Logger.Warn("e2ee: authentication failed", slog.Uint64("kid", kid), slog.Uint64("ctr", ctr))
 		return nil, fmt.Errorf("%w: KID %d", ErrAuthentication, kid)
 	}
 	k.window.update(ctr)

@@ -116,13 +116,13 @@ func (s *Sender) Seal(dst, plaintext, metadata []byte) ([]byte, error) {
 	k := s.cur
 	if k == nil {
 		s.stats.noKey.Add(1)
-		s.cfg.Logger.Debug("sframe: seal without key")
+		s.cfg.Logger.Debug("e2ee: seal without key")
 		return nil, fmt.Errorf("%w: sender has no key set", ErrUnknownKey)
 	}
 	if s.done {
 		s.stats.exhausted.Add(1)
-		s.cfg.Logger.Warn("sframe: counter exhausted", slog.Uint64("kid", k.kid))
-		return nil, fmt.Errorf("sframe: sealing with KID %d: %w", k.kid, ErrCounterExhausted)
+		s.cfg.Logger.Warn("e2ee: counter exhausted", slog.Uint64("kid", k.kid))
+		return nil, fmt.Errorf("e2ee: sealing with KID %d: %w", k.kid, ErrCounterExhausted)
 	}
 	ctr := s.next
 	if ctr == math.MaxUint64 {

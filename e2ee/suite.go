@@ -44,7 +44,7 @@ var suites = [...]suiteParams{
 
 func (s Suite) params() (*suiteParams, error) {
 	if s == 0 || int(s) >= len(suites) {
-		return nil, fmt.Errorf("sframe: unsupported cipher suite 0x%04x", uint16(s))
+		return nil, fmt.Errorf("e2ee: unsupported cipher suite 0x%04x", uint16(s))
 	}
 	return &suites[s], nil
 }

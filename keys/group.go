@@ -267,11 +267,11 @@ type MessageKind int
 // Kinds of [Message].
 const (
 	// Application data, e.g. a chat message (RFC 9420 §6.3).
-	Application MessageKind = iota + 1
+	KindApplication MessageKind = iota + 1
 	// A proposal, kept for a later Commit (RFC 9420 §12.1).
-	Proposal
+	KindProposal
 	// A Commit, which moved the group to a new epoch (RFC 9420 §12.4).
-	CommitMessage
+	KindCommit
 )
 
 // Message is a message [Group.Process] accepted.

@@ -135,7 +135,7 @@ func TestGroupLifecycle(t *testing.T) {
 	}
 	for _, m := range []*member{alice, carol} {
 		got := mustProcess(t, m.g, msg)
-		if got.Kind != Application || string(got.Data) != "hi all" || got.Sender.Name != "bob" {
+		if got.Kind != KindApplication || string(got.Data) != "hi all" || got.Sender.Name != "bob" {
 			t.Fatalf("%s read %+v", m.id.Name(), got)
 		}
 	}
@@ -152,7 +152,7 @@ func TestGroupLifecycle(t *testing.T) {
 	}
 	for _, m := range []*member{alice, bob} {
 		got := mustProcess(t, m.g, c.Message)
-		if got.Kind != CommitMessage || len(got.Added) != 1 || got.Added[0].Name != "dave" || got.Sender.Name != "carol" {
+		if got.Kind != KindCommit || len(got.Added) != 1 || got.Added[0].Name != "dave" || got.Sender.Name != "carol" {
 			t.Fatalf("%s: commit %+v", m.id.Name(), got)
 		}
 	}

@@ -384,7 +384,7 @@ func (c *Client) SendChat(ctx context.Context, epoch uint64, data []byte) error 
 }
 
 // UploadKeyPackage hands the delivery service this client's MLS KeyPackage
-// (RFC 9420 §10). The answer is either a [CreateGroup] event (nobody else is
+// (RFC 9420 §10). The answer is either a [CreateGroupRequested] event (nobody else is
 // in the group) or, later, a [WelcomeReceived] event.
 func (c *Client) UploadKeyPackage(ctx context.Context, keyPackage []byte) error {
 	return c.do(ctx, &message{Type: typeKeyPackage, Data: keyPackage})

@@ -19,7 +19,7 @@ func found(t *testing.T, c *Client) {
 	if err := c.UploadKeyPackage(ctx(t), []byte("kp-"+c.Self().Identity)); err != nil {
 		t.Fatal(err)
 	}
-	if g := waitFor[CreateGroup](t, c); g.Epoch != 0 {
+	if g := waitFor[CreateGroupRequested](t, c); g.Epoch != 0 {
 		t.Fatalf("group created at epoch %d", g.Epoch)
 	}
 }
@@ -254,7 +254,7 @@ func TestGroupRefoundedWhenEmpty(t *testing.T) {
 	}
 	waitFor[CommitRequested](t, h)
 	h.Close()
-	if g := waitFor[CreateGroup](t, p); g.Epoch != 0 {
+	if g := waitFor[CreateGroupRequested](t, p); g.Epoch != 0 {
 		t.Fatalf("refounded at %d", g.Epoch)
 	}
 	if _, err := p.SendCommit(ctx(t), Commit{Epoch: 0, Data: []byte("update")}); err != nil {

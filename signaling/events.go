@@ -44,10 +44,10 @@ type TrackStopped struct {
 	Source Source
 }
 
-// CreateGroup: the client is the first member; it creates the MLS group at
+// CreateGroupRequested: the client is the first member; it creates the MLS group at
 // epoch 0 (RFC 9420 §11) and then commits the pending proposals it is asked
 // for.
-type CreateGroup struct{ Epoch uint64 }
+type CreateGroupRequested struct{ Epoch uint64 }
 
 // CommitRequested: the delivery service chose the client to commit these
 // pending proposals on top of Epoch. Build the Add and Remove proposals by
@@ -88,21 +88,21 @@ type MediaReceived struct{ Signal MediaSignal }
 // "replaced" when the same identity joined elsewhere).
 type ServerError struct{ Err *Error }
 
-func (Joined) event()          {}
-func (Waiting) event()         {}
-func (Denied) event()          {}
-func (Removed) event()         {}
-func (Ended) event()           {}
-func (StateChanged) event()    {}
-func (MuteRequested) event()   {}
-func (TrackStopped) event()    {}
-func (CreateGroup) event()     {}
-func (CommitRequested) event() {}
-func (CommitReceived) event()  {}
-func (WelcomeReceived) event() {}
-func (ChatReceived) event()    {}
-func (MediaReceived) event()   {}
-func (ServerError) event()     {}
+func (Joined) event()               {}
+func (Waiting) event()              {}
+func (Denied) event()               {}
+func (Removed) event()              {}
+func (Ended) event()                {}
+func (StateChanged) event()         {}
+func (MuteRequested) event()        {}
+func (TrackStopped) event()         {}
+func (CreateGroupRequested) event() {}
+func (CommitRequested) event()      {}
+func (CommitReceived) event()       {}
+func (WelcomeReceived) event()      {}
+func (ChatReceived) event()         {}
+func (MediaReceived) event()        {}
+func (ServerError) event()          {}
 
 // toEvent converts a server message to an event; ok is false for replies
 // and unknown types (ignored for forward compatibility).
@@ -143,7 +143,7 @@ func toEvent(m *message) (Event, bool) {
 	case typeTrackStopped:
 		return TrackStopped{By: m.Participant, Source: m.Source}, true
 	case typeGroupCreate:
-		return CreateGroup{Epoch: epoch}, true
+		return CreateGroupRequested{Epoch: epoch}, true
 	case typeCommitRequest:
 		return CommitRequested{Epoch: epoch, Proposals: m.Pending}, true
 	case typeCommit:

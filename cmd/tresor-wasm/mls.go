@@ -220,11 +220,11 @@ func membersValue(ms []keys.Member) js.Value {
 
 func messageKind(k keys.MessageKind) string {
 	switch k {
-	case keys.Application:
+	case keys.KindApplication:
 		return "application"
-	case keys.Proposal:
+	case keys.KindProposal:
 		return "proposal"
-	case keys.CommitMessage:
+	case keys.KindCommit:
 		return "commit"
 	}
 	return "unknown"

@@ -142,20 +142,20 @@ func (d *Driver) mls(m ServerMessage) {
 		return
 	}
 	d.stats.Processed++
-	if (msg.Kind == keys.CommitMessage) != (m.Type == TypeCommit) {
+	if (msg.Kind == keys.KindCommit) != (m.Type == TypeCommit) {
 		d.stats.Mislabelled++
 		d.log.Warn("tresor: the server mislabelled an MLS message", "label", m.Type, "kind", int(msg.Kind))
 	}
 	switch msg.Kind {
-	case keys.Application:
+	case keys.KindApplication:
 		d.application(msg)
-	case keys.Proposal:
+	case keys.KindProposal:
 		// RFC 9420 §12.4: a member that received a proposal commits
 		// before it sends application data; the Commit covers it.
 		if d.inflight == nil {
 			d.commit(nil, nil, nil, false)
 		}
-	case keys.CommitMessage:
+	case keys.KindCommit:
 		if !d.g.Active() {
 			d.left()
 			return
