@@ -173,6 +173,13 @@ func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (
 		}); err != nil {
 			return nil, fmt.Errorf("%w: added leaf: %w", ErrInvalid, err)
 		}
+		// §13.4: the new member supports every extension of the
+		// GroupContext it joins.
+		for _, e := range a.extensions {
+			if !defaultExtension(e.Type) && !slices.Contains(kp.LeafNode.Capabilities.Extensions, e.Type) {
+				return nil, fmt.Errorf("%w: added leaf does not support GroupContext extension %d", ErrInvalid, e.Type)
+			}
+		}
 		l, err := a.tree.AddLeaf(&kp.LeafNode)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)

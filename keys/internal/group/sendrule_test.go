@@ -103,3 +103,25 @@ func TestSendRule(t *testing.T) {
 		t.Fatalf("Seal in the new epoch: %v", err)
 	}
 }
+
+// TestAddNeedsGroupExtensions: RFC 9420 §13.4 — the adder checks that a new
+// member supports every extension of the group's GroupContext.
+func TestAddNeedsGroupExtensions(t *testing.T) {
+	s := suite1(t)
+	alice := newClient(t, s, "alice")
+	var err error
+	alice.st, err = Create(s, Config{}, alice.sig, wire.Credential{Type: wire.CredentialBasic, Identity: []byte("alice")}, []byte("group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if a GroupContextExtensions proposal had set it.
+	alice.st.gc.Extensions = []wire.Extension{{Type: 0xff00, Data: []byte{}}}
+	bob := newClient(t, s, "bob")
+	if _, err := alice.st.CreateCommit([]*wire.KeyPackage{bob.kp}, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("adding a member without the group's extension: %v, want ErrInvalid", err)
+	}
+	alice.st.gc.Extensions = nil
+	if _, err := alice.st.CreateCommit([]*wire.KeyPackage{bob.kp}, nil); err != nil {
+		t.Fatalf("without the extension: %v", err)
+	}
+}
