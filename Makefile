@@ -7,9 +7,9 @@
 GO ?= go
 
 # Every target is a command, not a file.
-.PHONY: test deps build vet fmt-check unit bench fuzz
+.PHONY: test deps build vet fmt-check jscheck unit bench fuzz
 
-test: deps build vet fmt-check unit
+test: deps build vet fmt-check jscheck unit
 
 # deps installs what the tests need on a fresh machine: Go modules, and
 # Debian's Chromium for the browser tests (browsertest/) when
@@ -41,6 +41,12 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# jscheck type-checks the browser client's ES modules (each starts with
+# // @ts-check) with TypeScript, pinned in web/package-lock.json and
+# installed by npm ci into web/node_modules.
+jscheck:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npx --no-install tsc -p jsconfig.json
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...

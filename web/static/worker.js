@@ -1,3 +1,4 @@
+// @ts-check
 // Tresor's media and key worker. It runs tresor.wasm (the audited Go keys and
 // e2ee packages, and the Go client's meeting driver, compiled to WebAssembly)
 // and holds every secret of the meeting: the MLS group (RFC 9420) that makes
@@ -65,7 +66,7 @@ let testingOnlyCorruptReceiveKeys = false;
 ready = (async () => {
   const { module, testingOnlyCorruptReceiveKeys: corrupt } = await initMessage;
   testingOnlyCorruptReceiveKeys = corrupt === true;
-  const go = new Go();
+  const go = new (/** @type {any} */ (globalThis).Go)();
   let instance;
   if (module instanceof WebAssembly.Module) {
     instance = await WebAssembly.instantiate(module, go.importObject);

@@ -1,3 +1,4 @@
+// @ts-check
 // Media end-to-end encryption for a page: starts the worker (../worker.js),
 // which runs tresor.wasm — SFrame from the Go e2ee package and, through
 // mls.js, the MLS group from the Go keys package — and attaches it to

@@ -59,6 +59,7 @@ export class GroupHost {
    */
   create(config) {
     if (this.#driver) throw new Error("tresor: the driver already runs");
+    /** @type {any} */
     const c = { ...config };
     if (config.authority) c.authority = { room: config.authority.room, keys: config.authority.keys.map(fromBase64) };
     this.#driver = check(this.#api.newDriver(c));

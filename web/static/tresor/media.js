@@ -1,3 +1,4 @@
+// @ts-check
 // Media through the SFU with two peer connections (signaling/PROTOCOL.md,
 // "Media"): on "publish" this client offers its camera, microphone and
 // screen; on "subscribe" the SFU offers everyone else's tracks. Every frame
@@ -32,7 +33,9 @@ export class Media extends EventTarget {
     this.publish = new RTCPeerConnection(cfg);
     this.subscribe = new RTCPeerConnection(cfg);
     this.stream = new MediaStream(); // what we publish; its id is not used by the SFU
-    for (const [pc, target] of [[this.publish, PUBLISH], [this.subscribe, SUBSCRIBE]]) {
+    /** @type {[RTCPeerConnection, string][]} */
+    const conns = [[this.publish, PUBLISH], [this.subscribe, SUBSCRIBE]];
+    for (const [pc, target] of conns) {
       pc.onicecandidate = (e) => {
         const c = e.candidate;
         const signal = c

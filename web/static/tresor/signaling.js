@@ -1,3 +1,4 @@
+// @ts-check
 // The signaling client: one WebSocket carrying Tresor's JSON protocol
 // (signaling/PROTOCOL.md, version 1). Requests get an id and a Promise for
 // the answer; server events are dispatched as DOM events named after their

@@ -1,3 +1,4 @@
+// @ts-check
 // tresor.wasm (the Go keys and e2ee packages compiled to WebAssembly, see
 // cmd/tresor-wasm): the page compiles it once and hands the module to the
 // worker, which instantiates it and runs the MLS group and SFrame there.
@@ -20,7 +21,7 @@ export function compileTresor() {
 export function check(v) {
   if (v && typeof v === "object" && typeof v.error === "string") {
     const e = new Error(v.error);
-    e.class = v.class;
+    /** @type {any} */ (e).class = v.class;
     throw e;
   }
   return v;
