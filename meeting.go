@@ -351,7 +351,7 @@ func (m *Meeting) Rekey(ctx context.Context) (uint64, error) {
 	if derr := m.do(ctx, func() {
 		var outs []core.Output
 		if outs, err = m.d.Rekey(time.Now()); err == nil && !m.apply(outs, answer) {
-			err = errors.New("another Commit of this client is in flight")
+			err = errors.New("no Commit was sent: another one of this client is in flight, or creating it failed")
 		}
 	}); derr != nil {
 		return 0, derr

@@ -93,6 +93,11 @@
 //   - Metadata: the server sees the group ID, epochs, message sizes and
 //     timing, who uploads KeyPackages and when, and the SFrame KIDs (which
 //     encode leaf indices and epochs).
+//   - A made-up group without an Authority: KeyPackages are public, so a
+//     server can craft a Welcome into a group of its own making, with
+//     members whose keys it holds, and Join cannot tell. With an Authority
+//     every leaf, and so the GroupInfo's signer, must be vouched for by the
+//     backend, which the server cannot forge.
 //   - Names without an Authority: a plain credential's name is whatever
 //     the client chose. With one, the backend is trusted for identity (as
 //     every conferencing system's account service is): it can vouch for
