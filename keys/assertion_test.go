@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -286,5 +287,59 @@ func TestIdentityUnique(t *testing.T) {
 	mustProcess(t, ga, rejoin.Message)
 	if n := len(gc.Members()); n != 3 {
 		t.Fatalf("%d members after the rejoin", n)
+	}
+}
+
+// BenchmarkJoinVouched measures the cost of checking every member's
+// assertion where it is highest: a joiner verifies all N leaves of the tree
+// (a member processing an Add verifies one). vouched=false is the same Join
+// without an Authority, measured in the same run.
+func BenchmarkJoinVouched(b *testing.B) {
+	for _, vouched := range []bool{false, true} {
+		b.Run(fmt.Sprintf("N=100/vouched=%v", vouched), func(b *testing.B) {
+			be := newBackend(b)
+			cfg := (*Config)(nil)
+			mk := func(name string) *Identity { return newIdentity(b, name) }
+			if vouched {
+				cfg = be.cfg()
+				mk = func(name string) *Identity { return be.vouch(b, name) }
+			}
+			g, err := NewGroup(mk("m-0"), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var add [][]byte
+			for i := 1; i < 99; i++ {
+				kp, err := NewKeyPackage(mk(fmt.Sprintf("m-%d", i)), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				add = append(add, kp.Bytes())
+			}
+			if _, err := g.CreateCommit(add, nil); err != nil {
+				b.Fatal(err)
+			}
+			if err := g.MergePendingCommit(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				joiner := mk("joiner")
+				kp, err := NewKeyPackage(joiner, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := g.CreateCommit([][]byte{kp.Bytes()}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				g.ClearPendingCommit()
+				b.StartTimer()
+				if _, err := Join(joiner, kp, c.Welcome, cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

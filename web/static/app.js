@@ -358,3 +358,4 @@ $("consent-dialog").addEventListener("close", () => {
     .catch((err) => addChat("Tresor", "Consent not recorded: " + err.message));
 });
 $("rejoin").onclick = () => location.reload();
+$("copy-code").onclick = () => navigator.clipboard.writeText($("code").textContent).catch(() => { /* selectable anyway */ });
