@@ -24,6 +24,9 @@ const (
 	maxRecordings = 8    // recordings whose consents are remembered
 )
 
+// minRenewal is the least time between two KeyPackage renewals.
+const minRenewal = 10 * time.Second
+
 // Errors callers act on.
 var (
 	// ErrNotMember: the client is not (yet, or any more) a member of the
@@ -101,11 +104,12 @@ type Driver struct {
 	server      RoomState
 	serverKnown bool
 
-	rekeyAt  time.Time
-	expiries []expiry
-	sync     syncState
-	rec      recordingState
-	stats    Stats
+	rekeyAt   time.Time
+	expiries  []expiry
+	renewedAt time.Time // the last KeyPackage renewal
+	sync      syncState
+	rec       recordingState
+	stats     Stats
 }
 
 type inflight struct {
@@ -237,10 +241,18 @@ func (d *Driver) receive(m ServerMessage) {
 // renewKeyPackage replaces a KeyPackage the delivery service dropped because
 // no Commit added this client in time (a committer refused or ignored it):
 // nothing can add the client with the old one any more.
+//
+// The server could send the error again and again: a client renews at most
+// once per minRenewal.
 func (d *Driver) renewKeyPackage() {
 	if d.g != nil || d.kp == nil {
 		return // in the group already, or never uploaded one
 	}
+	if !d.renewedAt.IsZero() && d.now.Sub(d.renewedAt) < minRenewal {
+		d.log.Info("tresor: KeyPackage renewal asked for again too soon; ignored")
+		return
+	}
+	d.renewedAt = d.now
 	kp, err := keys.NewKeyPackage(d.id, d.kcfg)
 	if err != nil {
 		d.warn("renewing the KeyPackage failed", "err", err)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -481,4 +482,30 @@ func TestConsentAsked(t *testing.T) {
 	if err != nil || a.Type != appConsent || !a.matches(rec) || !a.Granted {
 		t.Fatalf("signed consent %+v (%v)", a, err)
 	}
+}
+
+// TestKeyPackageRenewal: a KeyPackage the server dropped is replaced by a
+// fresh one, at most once per minRenewal however often the server asks, and
+// never once the client is a member.
+func TestKeyPackageRenewal(t *testing.T) {
+	w := newWorld(t)
+	out, err := w.d.Start(w.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := mustFind[SendKeyPackage](t, out)
+	expired := ServerMessage{Type: TypeError, Code: CodeKeyPackageExpired}
+	renewed := mustFind[SendKeyPackage](t, w.receive(expired))
+	if bytes.Equal(first.Data, renewed.Data) {
+		t.Fatal("the renewed KeyPackage is the old one")
+	}
+	none[SendKeyPackage](t, w.receive(expired))
+	w.now = w.now.Add(minRenewal)
+	mustFind[SendKeyPackage](t, w.receive(expired))
+	// Once a member, nothing to renew.
+	w.d = nil
+	w2 := newWorld(t)
+	w2.join()
+	w2.now = w2.now.Add(time.Hour)
+	none[SendKeyPackage](t, w2.receive(expired))
 }
