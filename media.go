@@ -40,7 +40,7 @@ type mediaConn struct {
 
 	// pending ICE candidates that arrived before their description; owned
 	// by the in goroutine.
-	pending map[string][]webrtc.ICECandidateInit
+	pending map[signaling.Direction][]webrtc.ICECandidateInit
 
 	tmu    sync.Mutex
 	tracks []*RemoteTrack
@@ -77,9 +77,9 @@ func newMediaConn(m *Meeting) (*mediaConn, error) {
 	c := &mediaConn{m: m, pub: pub, sub: sub,
 		in: make(chan signaling.MediaSignal, 1024), out: make(chan signaling.MediaSignal, 1024),
 		pubAnswer: make(chan error, 1), ctx: ctx, cancel: cancel,
-		pending: map[string][]webrtc.ICECandidateInit{}}
-	pub.OnICECandidate(c.onCandidate(signaling.TargetPublish))
-	sub.OnICECandidate(c.onCandidate(signaling.TargetSubscribe))
+		pending: map[signaling.Direction][]webrtc.ICECandidateInit{}}
+	pub.OnICECandidate(c.onCandidate(signaling.DirectionPublish))
+	sub.OnICECandidate(c.onCandidate(signaling.DirectionSubscribe))
 	sub.OnTrack(c.onTrack)
 	return c, nil
 }
@@ -143,7 +143,7 @@ func (c *mediaConn) outLoop() {
 			err := c.m.sig.SendMedia(ctx, s)
 			cancel()
 			if err != nil && c.ctx.Err() == nil {
-				c.m.log.Warn("tresor: media signal refused", "kind", s.Kind, "target", s.Target, "err", err)
+				c.m.log.Warn("tresor: media signal refused", "kind", s.Kind, "target", s.Direction, "err", err)
 			}
 		case <-c.ctx.Done():
 			return
@@ -157,7 +157,7 @@ func (c *mediaConn) inLoop() {
 		select {
 		case s := <-c.in:
 			if err := c.apply(s); err != nil && c.ctx.Err() == nil {
-				c.m.log.Warn("tresor: media signal", "kind", s.Kind, "target", s.Target, "err", err)
+				c.m.log.Warn("tresor: media signal", "kind", s.Kind, "target", s.Direction, "err", err)
 			}
 		case <-c.ctx.Done():
 			return
@@ -165,8 +165,8 @@ func (c *mediaConn) inLoop() {
 	}
 }
 
-func (c *mediaConn) pc(target string) *webrtc.PeerConnection {
-	if target == signaling.TargetPublish {
+func (c *mediaConn) pc(target signaling.Direction) *webrtc.PeerConnection {
+	if target == signaling.DirectionPublish {
 		return c.pub
 	}
 	return c.sub
@@ -174,27 +174,27 @@ func (c *mediaConn) pc(target string) *webrtc.PeerConnection {
 
 func (c *mediaConn) apply(s signaling.MediaSignal) error {
 	switch s.Kind {
-	case signaling.MediaAnswer:
-		if s.Target != signaling.TargetPublish {
+	case signaling.SignalAnswer:
+		if s.Direction != signaling.DirectionPublish {
 			return errors.New("answer for a connection this client did not offer on")
 		}
 		err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
 		if err == nil {
-			c.flush(signaling.TargetPublish)
+			c.flush(signaling.DirectionPublish)
 		}
 		select {
 		case c.pubAnswer <- err:
 		default:
 		}
 		return err
-	case signaling.MediaOffer:
-		if s.Target != signaling.TargetSubscribe {
+	case signaling.SignalOffer:
+		if s.Direction != signaling.DirectionSubscribe {
 			return errors.New("offer for the publish connection")
 		}
 		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
 			return err
 		}
-		c.flush(signaling.TargetSubscribe)
+		c.flush(signaling.DirectionSubscribe)
 		answer, err := c.sub.CreateAnswer(nil)
 		if err != nil {
 			return err
@@ -202,16 +202,16 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 		if err := c.sub.SetLocalDescription(answer); err != nil {
 			return err
 		}
-		c.send(signaling.MediaSignal{Kind: signaling.MediaAnswer, Target: signaling.TargetSubscribe, SDP: answer.SDP})
+		c.send(signaling.MediaSignal{Kind: signaling.SignalAnswer, Direction: signaling.DirectionSubscribe, SDP: answer.SDP})
 		return nil
-	case signaling.MediaCandidate:
+	case signaling.SignalCandidate:
 		if s.Candidate == "" {
 			return nil
 		}
 		ci := webrtc.ICECandidateInit{Candidate: s.Candidate, SDPMid: s.SDPMid, SDPMLineIndex: s.SDPMLineIndex, UsernameFragment: s.UsernameFragment}
-		pc := c.pc(s.Target)
+		pc := c.pc(s.Direction)
 		if pc.RemoteDescription() == nil {
-			c.pending[s.Target] = append(c.pending[s.Target], ci)
+			c.pending[s.Direction] = append(c.pending[s.Direction], ci)
 			return nil
 		}
 		return pc.AddICECandidate(ci)
@@ -219,7 +219,7 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 	return nil
 }
 
-func (c *mediaConn) flush(target string) {
+func (c *mediaConn) flush(target signaling.Direction) {
 	for _, ci := range c.pending[target] {
 		if err := c.pc(target).AddICECandidate(ci); err != nil {
 			c.m.log.Debug("tresor: queued candidate", "err", err)
@@ -228,13 +228,13 @@ func (c *mediaConn) flush(target string) {
 	delete(c.pending, target)
 }
 
-func (c *mediaConn) onCandidate(target string) func(*webrtc.ICECandidate) {
+func (c *mediaConn) onCandidate(target signaling.Direction) func(*webrtc.ICECandidate) {
 	return func(cand *webrtc.ICECandidate) {
 		if cand == nil {
 			return
 		}
 		ci := cand.ToJSON()
-		c.send(signaling.MediaSignal{Kind: signaling.MediaCandidate, Target: target, Candidate: ci.Candidate,
+		c.send(signaling.MediaSignal{Kind: signaling.SignalCandidate, Direction: target, Candidate: ci.Candidate,
 			SDPMid: ci.SDPMid, SDPMLineIndex: ci.SDPMLineIndex, UsernameFragment: ci.UsernameFragment})
 	}
 }
@@ -255,7 +255,7 @@ func (c *mediaConn) negotiate(ctx context.Context) error {
 	if err := c.pub.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("tresor: publish offer: %w", err)
 	}
-	c.send(signaling.MediaSignal{Kind: signaling.MediaOffer, Target: signaling.TargetPublish, SDP: offer.SDP})
+	c.send(signaling.MediaSignal{Kind: signaling.SignalOffer, Direction: signaling.DirectionPublish, SDP: offer.SDP})
 	select {
 	case err := <-c.pubAnswer:
 		if err != nil {
@@ -375,7 +375,7 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 	}
 	out.sender = tr.Sender()
 	go c.senderRTCP(out, tr.Sender())
-	c.send(signaling.MediaSignal{Kind: signaling.MediaTrack, TrackID: id, Source: src})
+	c.send(signaling.MediaSignal{Kind: signaling.SignalTrack, TrackID: id, Source: src})
 	if err := c.negotiate(ctx); err != nil {
 		return nil, err
 	}

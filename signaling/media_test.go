@@ -59,7 +59,7 @@ type fakeSession struct {
 }
 
 func (s *fakeSession) Signal(_ context.Context, sig MediaSignal) error {
-	s.f.record(fmt.Sprintf("signal %s %s %s%s%s%s%s", s.who, sig.Kind, sig.Target, sig.SDP, sig.Candidate, sig.TrackID, sig.Source))
+	s.f.record(fmt.Sprintf("signal %s %s %s%s%s%s%s", s.who, sig.Kind, sig.Direction, sig.SDP, sig.Candidate, sig.TrackID, sig.Source))
 	if sig.SDP == "refuse" {
 		return errors.New("bad sdp")
 	}
@@ -88,39 +88,39 @@ func TestMediaRelay(t *testing.T) {
 	h := e.dial("r", "h", RoleHost)
 	p := e.dial("r", "p", RoleParticipant)
 	c := ctx(t)
-	wantCode(t, p.SendMedia(c, MediaSignal{Kind: MediaOffer, SDP: "v=0 p"}), CodeNotAdmitted)
+	wantCode(t, p.SendMedia(c, MediaSignal{Kind: SignalOffer, SDP: "v=0 p"}), CodeNotAdmitted)
 	if err := h.Admit(c, "p"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor[Joined](t, p)
 
 	// The first signal opens the session with the participant's permissions.
-	if err := p.SendMedia(c, MediaSignal{Kind: MediaOffer, Target: TargetPublish, SDP: "v=0 p"}); err != nil {
+	if err := p.SendMedia(c, MediaSignal{Kind: SignalOffer, Direction: DirectionPublish, SDP: "v=0 p"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, call := range []string{"join r p", "permission p camera true", "permission p microphone true", "permission p screen false", "signal p offer publishv=0 p"} {
 		fm.waitCall(t, call)
 	}
 	mid := "0"
-	if err := p.SendMedia(c, MediaSignal{Kind: MediaCandidate, Candidate: "candidate:1", SDPMid: &mid}); err != nil {
+	if err := p.SendMedia(c, MediaSignal{Kind: SignalCandidate, Candidate: "candidate:1", SDPMid: &mid}); err != nil {
 		t.Fatal(err)
 	}
 	fm.waitCall(t, "signal p candidate candidate:1")
-	if err := p.SendMedia(c, MediaSignal{Kind: MediaTrack, TrackID: "t1", Source: SourceScreen}); err != nil {
+	if err := p.SendMedia(c, MediaSignal{Kind: SignalTrack, TrackID: "t1", Source: SourceScreen}); err != nil {
 		t.Fatal(err)
 	}
 	fm.waitCall(t, "signal p track t1screen")
-	if err := p.SendMedia(c, MediaSignal{Kind: MediaAnswer, Target: "sideways", SDP: "v=0"}); err == nil {
+	if err := p.SendMedia(c, MediaSignal{Kind: SignalAnswer, Direction: "sideways", SDP: "v=0"}); err == nil {
 		t.Fatal("sent a signal with an unknown target")
 	}
-	wantCode(t, p.SendMedia(c, MediaSignal{Kind: MediaAnswer, SDP: "refuse"}), CodeBadRequest)
+	wantCode(t, p.SendMedia(c, MediaSignal{Kind: SignalAnswer, SDP: "refuse"}), CodeBadRequest)
 
 	// The SFU's signals reach the participant.
 	fm.mu.Lock()
 	send := fm.sends["p"]
 	fm.mu.Unlock()
-	send(MediaSignal{Kind: MediaAnswer, SDP: "v=0 sfu"})
-	if m := waitFor[MediaReceived](t, p); m.Signal.Kind != MediaAnswer || m.Signal.SDP != "v=0 sfu" {
+	send(MediaSignal{Kind: SignalAnswer, SDP: "v=0 sfu"})
+	if m := waitFor[MediaReceived](t, p); m.Signal.Kind != SignalAnswer || m.Signal.SDP != "v=0 sfu" {
 		t.Fatalf("media %+v", m)
 	}
 
@@ -135,7 +135,7 @@ func TestMediaRelay(t *testing.T) {
 	fm.waitCall(t, "stop p camera")
 	// A participant's host-only attempt does not.
 	wantCode(t, p.StopTrack(c, "h", SourceCamera), CodeForbidden)
-	if err := h.SendMedia(c, MediaSignal{Kind: MediaOffer, SDP: "v=0 h"}); err != nil {
+	if err := h.SendMedia(c, MediaSignal{Kind: SignalOffer, SDP: "v=0 h"}); err != nil {
 		t.Fatal(err)
 	}
 	fm.waitCall(t, "join r h")
@@ -157,7 +157,7 @@ func TestMediaUnavailable(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.room("r", RoomConfig{})
 	h := e.dial("r", "h", RoleHost)
-	wantCode(t, h.SendMedia(ctx(t), MediaSignal{Kind: MediaOffer, SDP: "v=0"}), CodeMediaUnavailable)
+	wantCode(t, h.SendMedia(ctx(t), MediaSignal{Kind: SignalOffer, SDP: "v=0"}), CodeMediaUnavailable)
 	if err := h.SendMedia(ctx(t), MediaSignal{Kind: "bogus"}); err == nil {
 		t.Fatal("client sent an invalid signal")
 	}
@@ -166,5 +166,5 @@ func TestMediaUnavailable(t *testing.T) {
 	e2 := newEnv(t, Config{Media: fm})
 	e2.room("r", RoomConfig{})
 	h2 := e2.dial("r", "h", RoleHost)
-	wantCode(t, h2.SendMedia(ctx(t), MediaSignal{Kind: MediaOffer, SDP: "v=0"}), CodeInternal)
+	wantCode(t, h2.SendMedia(ctx(t), MediaSignal{Kind: SignalOffer, SDP: "v=0"}), CodeInternal)
 }

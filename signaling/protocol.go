@@ -329,13 +329,13 @@ type Proposal struct {
 // RTCSessionDescriptionInit and RTCIceCandidateInit, and pion's
 // webrtc.SessionDescription and webrtc.ICECandidateInit.
 type MediaSignal struct {
-	// Kind is "offer", "answer", "candidate" or "track".
-	Kind string `json:"kind"`
-	// Target names the peer connection, for SFUs that keep two per
-	// participant: "publish" (the client sends media and makes the offer)
-	// or "subscribe" (the client receives media; the SFU makes the offer).
-	// Empty when there is one connection.
-	Target string `json:"target,omitempty"`
+	// Kind is what the signal carries.
+	Kind SignalKind `json:"kind"`
+	// Direction names the peer connection, for SFUs that keep two per
+	// participant: publish (the client sends media and makes the offer)
+	// or subscribe (the client receives media; the SFU makes the offer).
+	// Empty when there is one connection. On the wire it is "target".
+	Direction Direction `json:"target,omitempty"`
 	// SDP is set for offers and answers.
 	SDP string `json:"sdp,omitempty"`
 	// Candidate fields are set for "candidate"; an empty Candidate means
@@ -351,34 +351,42 @@ type MediaSignal struct {
 	Source  Source `json:"source,omitempty"`
 }
 
+// SignalKind is what a [MediaSignal] carries.
+type SignalKind string
+
 // The media signal kinds.
 const (
-	MediaOffer     = "offer"
-	MediaAnswer    = "answer"
-	MediaCandidate = "candidate"
-	MediaTrack     = "track"
+	SignalOffer     SignalKind = "offer"
+	SignalAnswer    SignalKind = "answer"
+	SignalCandidate SignalKind = "candidate"
+	SignalTrack     SignalKind = "track"
 )
 
-// The media signal targets.
+// Direction names one of a participant's two peer connections with the SFU
+// (the same term as sfu.Direction): the one it publishes on, or the one it
+// subscribes on.
+type Direction string
+
+// The directions.
 const (
-	TargetPublish   = "publish"
-	TargetSubscribe = "subscribe"
+	DirectionPublish   Direction = "publish"
+	DirectionSubscribe Direction = "subscribe"
 )
 
 func (s *MediaSignal) validate() error {
-	if s.Target != "" && s.Target != TargetPublish && s.Target != TargetSubscribe {
-		return fmt.Errorf("unknown media target %q", s.Target)
+	if s.Direction != "" && s.Direction != DirectionPublish && s.Direction != DirectionSubscribe {
+		return fmt.Errorf("unknown media target %q", s.Direction)
 	}
 	switch s.Kind {
-	case MediaOffer, MediaAnswer:
+	case SignalOffer, SignalAnswer:
 		if s.SDP == "" || len(s.SDP) > maxSDPLen {
 			return fmt.Errorf("media %s: sdp missing or too long", s.Kind)
 		}
-	case MediaCandidate:
+	case SignalCandidate:
 		if len(s.Candidate) > maxCandLen {
 			return fmt.Errorf("media candidate too long")
 		}
-	case MediaTrack:
+	case SignalTrack:
 		if s.TrackID == "" || len(s.TrackID) > maxIdentityLen*2 || !s.Source.valid() {
 			return fmt.Errorf("media track: missing or invalid trackId or source")
 		}

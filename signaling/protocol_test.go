@@ -38,7 +38,7 @@ func TestWireNames(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}
-	ice := MediaSignal{Kind: MediaCandidate, Candidate: "c", SDPMid: ptr("0"), SDPMLineIndex: ptr(uint16(1))}
+	ice := MediaSignal{Kind: SignalCandidate, Candidate: "c", SDPMid: ptr("0"), SDPMLineIndex: ptr(uint16(1))}
 	b, _ = json.Marshal(ice)
 	if string(b) != `{"kind":"candidate","candidate":"c","sdpMid":"0","sdpMLineIndex":1}` {
 		t.Fatalf("candidate %s", b)

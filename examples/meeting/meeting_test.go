@@ -221,13 +221,13 @@ func TestMeetingServesAndAdmits(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := guest.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.MediaOffer, Target: signaling.TargetPublish, SDP: offer.SDP}); err != nil {
+	if err := guest.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.SignalOffer, Direction: signaling.DirectionPublish, SDP: offer.SDP}); err != nil {
 		t.Fatalf("media offer: %v", err)
 	}
 	for {
 		m := next[signaling.MediaReceived](t, guest)
-		if m.Signal.Kind == signaling.MediaAnswer {
-			if m.Signal.Target != signaling.TargetPublish || !strings.HasPrefix(m.Signal.SDP, "v=0") {
+		if m.Signal.Kind == signaling.SignalAnswer {
+			if m.Signal.Direction != signaling.DirectionPublish || !strings.HasPrefix(m.Signal.SDP, "v=0") {
 				t.Fatalf("answer %+v", m.Signal)
 			}
 			break

@@ -143,7 +143,7 @@ type session struct {
 // SendOffer implements [sfu.Signaler]: the SFU's offer on the subscribe
 // connection.
 func (s *session) SendOffer(_ context.Context, offer webrtc.SessionDescription) error {
-	s.send(signaling.MediaSignal{Kind: signaling.MediaOffer, Target: signaling.TargetSubscribe, SDP: offer.SDP})
+	s.send(signaling.MediaSignal{Kind: signaling.SignalOffer, Direction: signaling.DirectionSubscribe, SDP: offer.SDP})
 	return nil
 }
 
@@ -153,17 +153,17 @@ func (s *session) SendCandidate(_ context.Context, role sfu.Role, c webrtc.ICECa
 	if err != nil {
 		return err
 	}
-	s.send(signaling.MediaSignal{Kind: signaling.MediaCandidate, Target: target, Candidate: c.Candidate,
+	s.send(signaling.MediaSignal{Kind: signaling.SignalCandidate, Direction: target, Candidate: c.Candidate,
 		SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment})
 	return nil
 }
 
-func targetOf(role sfu.Role) (string, error) {
+func targetOf(role sfu.Role) (signaling.Direction, error) {
 	switch role {
 	case sfu.RolePublish:
-		return signaling.TargetPublish, nil
+		return signaling.DirectionPublish, nil
 	case sfu.RoleSubscribe:
-		return signaling.TargetSubscribe, nil
+		return signaling.DirectionSubscribe, nil
 	}
 	return "", fmt.Errorf("sfumedia: unknown connection role %d", role)
 }
@@ -184,9 +184,9 @@ func (s *session) Signal(ctx context.Context, sig signaling.MediaSignal) error {
 		return fmt.Errorf("sfumedia: %s: %w", sig.Kind, err)
 	}
 	switch sig.Kind {
-	case signaling.MediaOffer:
-		if sig.Target != "" && sig.Target != signaling.TargetPublish {
-			return fmt.Errorf("sfumedia: offer for the %q connection: only the publish connection takes the client's offers", sig.Target)
+	case signaling.SignalOffer:
+		if sig.Direction != "" && sig.Direction != signaling.DirectionPublish {
+			return fmt.Errorf("sfumedia: offer for the %q connection: only the publish connection takes the client's offers", sig.Direction)
 		}
 		tracks, err := publishedTracks(sig.SDP)
 		if err != nil {
@@ -199,32 +199,32 @@ func (s *session) Signal(ctx context.Context, sig signaling.MediaSignal) error {
 		if err != nil {
 			return fmt.Errorf("sfumedia: publish offer: %w", err)
 		}
-		s.send(signaling.MediaSignal{Kind: signaling.MediaAnswer, Target: signaling.TargetPublish, SDP: answer.SDP})
+		s.send(signaling.MediaSignal{Kind: signaling.SignalAnswer, Direction: signaling.DirectionPublish, SDP: answer.SDP})
 		return nil
-	case signaling.MediaAnswer:
-		if sig.Target != "" && sig.Target != signaling.TargetSubscribe {
-			return fmt.Errorf("sfumedia: answer for the %q connection: only the subscribe connection takes the client's answers", sig.Target)
+	case signaling.SignalAnswer:
+		if sig.Direction != "" && sig.Direction != signaling.DirectionSubscribe {
+			return fmt.Errorf("sfumedia: answer for the %q connection: only the subscribe connection takes the client's answers", sig.Direction)
 		}
 		if err := p.HandleSubscribeAnswer(ctx, webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sig.SDP}); err != nil {
 			return fmt.Errorf("sfumedia: subscribe answer: %w", err)
 		}
 		return nil
-	case signaling.MediaCandidate:
+	case signaling.SignalCandidate:
 		var role sfu.Role
-		switch sig.Target {
-		case signaling.TargetPublish:
+		switch sig.Direction {
+		case signaling.DirectionPublish:
 			role = sfu.RolePublish
-		case signaling.TargetSubscribe:
+		case signaling.DirectionSubscribe:
 			role = sfu.RoleSubscribe
 		default:
 			return errors.New("sfumedia: candidate without a target: say which connection (publish or subscribe) it is for")
 		}
 		c := webrtc.ICECandidateInit{Candidate: sig.Candidate, SDPMid: sig.SDPMid, SDPMLineIndex: sig.SDPMLineIndex, UsernameFragment: sig.UsernameFragment}
 		if err := p.AddICECandidate(role, c); err != nil {
-			return fmt.Errorf("sfumedia: %s candidate: %w", sig.Target, err)
+			return fmt.Errorf("sfumedia: %s candidate: %w", sig.Direction, err)
 		}
 		return nil
-	case signaling.MediaTrack:
+	case signaling.SignalTrack:
 		return s.declare(p, sig.TrackID, sig.Source)
 	}
 	return fmt.Errorf("sfumedia: unknown signal kind %q", sig.Kind)

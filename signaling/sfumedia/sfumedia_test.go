@@ -112,9 +112,9 @@ type client struct {
 	closing  atomic.Bool // set when the test ends; later errors are expected
 
 	mu      sync.Mutex
-	pending map[string][]webrtc.ICECandidateInit // target → queued until the remote description
-	packets map[string]int                       // "stream/track" → packets received
-	others  []signaling.Event                    // non-media events
+	pending map[signaling.Direction][]webrtc.ICECandidateInit // target → queued until the remote description
+	packets map[string]int                                    // "stream/track" → packets received
+	others  []signaling.Event                                 // non-media events
 }
 
 func (st *stack) join(id string, role signaling.Role, opts ...signaling.Option) *client {
@@ -131,14 +131,14 @@ func (st *stack) join(id string, role signaling.Role, opts ...signaling.Option) 
 		t.Fatalf("dial %s: %v", id, err)
 	}
 	c := &client{t: t, id: id, sig: sc, done: make(chan struct{}),
-		pending: map[string][]webrtc.ICECandidateInit{}, packets: map[string]int{}}
+		pending: map[signaling.Direction][]webrtc.ICECandidateInit{}, packets: map[string]int{}}
 	if c.pub, err = st.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
 	if c.sub, err = st.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
-	for target, pc := range map[string]*webrtc.PeerConnection{signaling.TargetPublish: c.pub, signaling.TargetSubscribe: c.sub} {
+	for target, pc := range map[signaling.Direction]*webrtc.PeerConnection{signaling.DirectionPublish: c.pub, signaling.DirectionSubscribe: c.sub} {
 		pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 			if cand == nil {
 				return
@@ -147,7 +147,7 @@ func (st *stack) join(id string, role signaling.Role, opts ...signaling.Option) 
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			// Errors after the test ended (connection closed) are expected.
-			_ = c.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.MediaCandidate, Target: target,
+			_ = c.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.SignalCandidate, Direction: target,
 				Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex, UsernameFragment: j.UsernameFragment})
 		})
 	}
@@ -193,38 +193,38 @@ func (c *client) loop() {
 	}
 }
 
-func (c *client) pc(target string) (*webrtc.PeerConnection, error) {
+func (c *client) pc(target signaling.Direction) (*webrtc.PeerConnection, error) {
 	switch target {
-	case signaling.TargetPublish:
+	case signaling.DirectionPublish:
 		return c.pub, nil
-	case signaling.TargetSubscribe:
+	case signaling.DirectionSubscribe:
 		return c.sub, nil
 	}
 	return nil, fmt.Errorf("signal with target %q", target)
 }
 
 func (c *client) apply(s signaling.MediaSignal) error {
-	pc, err := c.pc(s.Target)
+	pc, err := c.pc(s.Direction)
 	if err != nil {
 		return err
 	}
 	switch s.Kind {
-	case signaling.MediaAnswer:
-		if s.Target != signaling.TargetPublish {
-			return fmt.Errorf("answer for %s", s.Target)
+	case signaling.SignalAnswer:
+		if s.Direction != signaling.DirectionPublish {
+			return fmt.Errorf("answer for %s", s.Direction)
 		}
 		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
 			return err
 		}
-		return c.flush(s.Target, pc)
-	case signaling.MediaOffer:
-		if s.Target != signaling.TargetSubscribe {
-			return fmt.Errorf("offer for %s", s.Target)
+		return c.flush(s.Direction, pc)
+	case signaling.SignalOffer:
+		if s.Direction != signaling.DirectionSubscribe {
+			return fmt.Errorf("offer for %s", s.Direction)
 		}
 		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
 			return err
 		}
-		if err := c.flush(s.Target, pc); err != nil {
+		if err := c.flush(s.Direction, pc); err != nil {
 			return err
 		}
 		ans, err := pc.CreateAnswer(nil)
@@ -236,16 +236,16 @@ func (c *client) apply(s signaling.MediaSignal) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err = c.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.MediaAnswer, Target: signaling.TargetSubscribe, SDP: pc.LocalDescription().SDP})
+		err = c.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.SignalAnswer, Direction: signaling.DirectionSubscribe, SDP: pc.LocalDescription().SDP})
 		if errors.Is(err, signaling.ErrClosed) {
 			return nil
 		}
 		return err
-	case signaling.MediaCandidate:
+	case signaling.SignalCandidate:
 		ci := webrtc.ICECandidateInit{Candidate: s.Candidate, SDPMid: s.SDPMid, SDPMLineIndex: s.SDPMLineIndex, UsernameFragment: s.UsernameFragment}
 		c.mu.Lock()
 		if pc.RemoteDescription() == nil {
-			c.pending[s.Target] = append(c.pending[s.Target], ci)
+			c.pending[s.Direction] = append(c.pending[s.Direction], ci)
 			c.mu.Unlock()
 			return nil
 		}
@@ -255,7 +255,7 @@ func (c *client) apply(s signaling.MediaSignal) error {
 	return fmt.Errorf("unexpected signal %q", s.Kind)
 }
 
-func (c *client) flush(target string, pc *webrtc.PeerConnection) error {
+func (c *client) flush(target signaling.Direction, pc *webrtc.PeerConnection) error {
 	c.mu.Lock()
 	cs := c.pending[target]
 	delete(c.pending, target)
@@ -278,7 +278,7 @@ func (c *client) publish(ctx context.Context) {
 	if err := c.pub.SetLocalDescription(offer); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := c.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.MediaOffer, Target: signaling.TargetPublish, SDP: offer.SDP}); err != nil {
+	if err := c.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.SignalOffer, Direction: signaling.DirectionPublish, SDP: offer.SDP}); err != nil {
 		c.t.Fatalf("%s: publish offer: %v", c.id, err)
 	}
 }
@@ -375,7 +375,7 @@ func TestPublishSubscribeThroughSignaling(t *testing.T) {
 	// by kind), a screen share with its audio declared as "screen".
 	tracks := []*sendTrack{p.addTrack("cam", true), p.addTrack("mic", false), p.addTrack("scr", true), p.addTrack("scr-audio", false)}
 	for _, id := range []string{"scr", "scr-audio"} {
-		if err := p.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.MediaTrack, TrackID: id, Source: signaling.SourceScreen}); err != nil {
+		if err := p.sig.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.SignalTrack, TrackID: id, Source: signaling.SourceScreen}); err != nil {
 			t.Fatalf("declare %s: %v", id, err)
 		}
 	}
@@ -446,12 +446,12 @@ func TestSignalErrors(t *testing.T) {
 	h := st.join("host", signaling.RoleHost)
 	c := h.sig
 	bad := []signaling.MediaSignal{
-		{Kind: signaling.MediaOffer, Target: signaling.TargetSubscribe, SDP: "v=0"}, // the SFU offers on subscribe
-		{Kind: signaling.MediaOffer, Target: signaling.TargetPublish, SDP: "not sdp"},
-		{Kind: signaling.MediaAnswer, Target: signaling.TargetPublish, SDP: "v=0"}, // the client offers on publish
-		{Kind: signaling.MediaAnswer, Target: signaling.TargetSubscribe, SDP: "v=0"},
-		{Kind: signaling.MediaCandidate, Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}, // no target
-		{Kind: signaling.MediaTrack, TrackID: "x", Source: "camera"},                            // accepted (control)
+		{Kind: signaling.SignalOffer, Direction: signaling.DirectionSubscribe, SDP: "v=0"}, // the SFU offers on subscribe
+		{Kind: signaling.SignalOffer, Direction: signaling.DirectionPublish, SDP: "not sdp"},
+		{Kind: signaling.SignalAnswer, Direction: signaling.DirectionPublish, SDP: "v=0"}, // the client offers on publish
+		{Kind: signaling.SignalAnswer, Direction: signaling.DirectionSubscribe, SDP: "v=0"},
+		{Kind: signaling.SignalCandidate, Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}, // no target
+		{Kind: signaling.SignalTrack, TrackID: "x", Source: "camera"},                            // accepted (control)
 	}
 	for i, s := range bad {
 		err := c.SendMedia(ctx, s)
@@ -463,13 +463,13 @@ func TestSignalErrors(t *testing.T) {
 		}
 		var e *signaling.Error
 		if !errors.As(err, &e) || e.Code != signaling.CodeBadRequest {
-			t.Errorf("signal %d (%s/%s): err %v, want bad_request", i, s.Kind, s.Target, err)
+			t.Errorf("signal %d (%s/%s): err %v, want bad_request", i, s.Kind, s.Direction, err)
 		}
 	}
 	// Too many declared tracks are refused.
 	var err error
 	for i := 0; i < 70 && err == nil; i++ {
-		err = c.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.MediaTrack, TrackID: fmt.Sprint("t", i), Source: signaling.SourceCamera})
+		err = c.SendMedia(ctx, signaling.MediaSignal{Kind: signaling.SignalTrack, TrackID: fmt.Sprint("t", i), Source: signaling.SourceCamera})
 	}
 	if err == nil {
 		t.Fatal("70 track declarations accepted")
@@ -541,7 +541,7 @@ func TestJoinWaitsForPreviousSession(t *testing.T) {
 	if err := second.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := second.Signal(context.Background(), signaling.MediaSignal{Kind: signaling.MediaTrack, TrackID: "a", Source: signaling.SourceCamera}); err == nil {
+	if err := second.Signal(context.Background(), signaling.MediaSignal{Kind: signaling.SignalTrack, TrackID: "a", Source: signaling.SourceCamera}); err == nil {
 		t.Fatal("signal after Close accepted")
 	}
 }
