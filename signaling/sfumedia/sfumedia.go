@@ -9,7 +9,7 @@
 //
 // Each participant has two peer connections on the SFU (see package sfu):
 // on the publish connection the client offers, on the subscribe connection
-// the SFU offers. The signal's Target names the connection
+// the SFU offers. The signal's Direction ("target" on the wire) names the connection
 // (signaling/PROTOCOL.md, "Media"):
 //
 //	client → SFU   offer     target "publish" (or none)   → HandlePublishOffer; the answer goes back
