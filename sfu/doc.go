@@ -1,7 +1,7 @@
 // Package sfu is Tresor's selective forwarding unit: it routes end-to-end
 // encrypted media between the participants of a room on pion/webrtc v4 and
-// never needs a media key. It imports neither keys nor e2ee (a test checks
-// this with go list -deps).
+// never needs a media key. It imports neither keys nor e2ee (the layering
+// test in internal/layering checks this with go list -deps).
 //
 // # Using it
 //

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -394,32 +391,5 @@ func TestLateSubscriberGetsKeyFrameWithinOneSecond(t *testing.T) {
 		firstAt.Sub(start), firstAt.Sub(connected))
 	if d := firstAt.Sub(connected); d > time.Second {
 		t.Fatalf("late subscriber waited %v for a key frame after connecting, want ≤ 1s", d)
-	}
-}
-
-// TestNoMediaKeyImports proves the SFU cannot hold a media key: it imports
-// neither the keys nor the e2ee package, directly or indirectly.
-func TestNoMediaKeyImports(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	for _, pkg := range []string{"github.com/tresor-dev/tresor/sfu", "github.com/tresor-dev/tresor/sfu/...",
-		"github.com/tresor-dev/tresor/cmd/sfuload"} {
-		out, err := exec.Command(gobin, "list", "-deps", pkg).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
-		}
-		deps := strings.Fields(string(out))
-		if len(deps) < 10 {
-			t.Fatalf("go list -deps %s returned only %d packages", pkg, len(deps))
-		}
-		for _, d := range deps {
-			for _, banned := range []string{"github.com/tresor-dev/tresor/keys", "github.com/tresor-dev/tresor/e2ee"} {
-				if d == banned || strings.HasPrefix(d, banned+"/") {
-					t.Errorf("%s depends on %s", pkg, d)
-				}
-			}
-		}
 	}
 }
