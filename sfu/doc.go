@@ -1,7 +1,7 @@
 // Package sfu is Tresor's selective forwarding unit: it routes end-to-end
 // encrypted media between the participants of a room on pion/webrtc v4 and
-// never needs a media key. It imports neither keys nor e2ee (a test checks
-// this with go list -deps).
+// never needs a media key. It imports neither keys nor e2ee (the layering
+// test in internal/layering checks this with go list -deps).
 //
 // # Using it
 //
@@ -134,128 +134,9 @@
 //
 // # Measuring
 //
-// BenchmarkForward/subs=N runs this SFU and BenchmarkForwardBarePion/subs=N
-// pion's broadcast example (TrackRemote.Read, one TrackLocalStaticRTP,
-// default interceptors) on the same single UDP port, with one publisher at
-// 1 Mbps (30 fps, 1100-byte opaque SFrame-sized payloads) and N
-// subscribers. All peers run in a child process, so cpu-us/pkt (getrusage
-// of the server process per delivered packet) and allocs/pkt are the
-// server's alone. Each run sets up real connections, so use a fixed count:
-//
-//	go test -run '^$' -bench Forward -benchtime=15000x ./sfu/
-//	go run ./cmd/sfuload -pubs 1,4 -subs 10,50,100 -seconds 10
-//
-// The publisher sends each frame's packets (three at 1 Mbps) back to back,
-// as pion does and so Tresor's Go client. BenchmarkForwardPaced,
-// BenchmarkForwardBarePionPaced and sfuload -paced space them 3.5 ms apart
-// instead, as a browser's pacer does (libwebrtc sends at 2.5 times the
-// target bitrate). sfuload -server-cpus and -peer-cpus pin the server and
-// the peers to different CPUs.
-//
-// Latency is reported four ways, from the narrowest to the widest:
-//
-//   - fan-out (fanout-p99-ms; metric forward_latency_seconds): from the
-//     forwarding loop's TrackRemote.Read returning the decrypted packet to
-//     the return of the sendmmsg(2) carrying the last subscriber's copy.
-//     It leaves out pion's receive path, so it is not the added latency.
-//   - added latency (added-p50-ms, added-p99-ms; metric
-//     residence_seconds): the time the packet spends in the server, from
-//     the kernel's receipt of the publisher's datagram on the server's
-//     socket (SO_TIMESTAMPNS, so time waiting in the socket buffer counts)
-//     to the return of the system call that sends the last subscriber's
-//     copy. Packets are matched by SSRC and sequence number, which SRTP
-//     leaves in clear. The bare loop is timed the same way (its socket
-//     records receive times alike; the end is TrackLocalStaticRTP.Write
-//     returning). On loopback a copy is in the subscriber's socket buffer
-//     when that call returns, so this is what the server adds on top of
-//     the network path, for the slowest copy of each packet. It errs high
-//     when the thread is descheduled inside sendmmsg after the datagrams
-//     are delivered.
-//   - per-copy added latency (copy-p50-ms, copy-p99-ms): for every
-//     delivered copy, the kernel's receipt on the subscriber's socket
-//     (SO_TIMESTAMPNS, in the peer process) minus the publisher's
-//     timestamp taken just before its WriteRTP. It includes the publisher's
-//     own send path (interceptors, SRTP, sendto), which a direct path has
-//     too, so it is an upper bound on what the server adds to each copy.
-//     sfuload also breaks it down by the packet's position in its frame.
-//   - end to end (p50-ms, p99-ms): publisher's timestamp to the
-//     subscriber's TrackRemote.Read; it adds the subscriber peers' SRTP and
-//     scheduling, 50 peers sharing the same two cores.
-//
-// The "added p99 latency ≤ 2 ms" is the second or third. Three
-// interleaved rounds on the 2-core development VM on 27 Nov 2026, each
-// round running sfuload -pubs 1 -subs 50 -seconds 10 back to back, then
-// -paced, then back to back with -server-cpus 1 -peer-cpus 0 -procs 1:
-//
-//	1 publisher × 50 subscribers     SFU              bare pion loop
-//	back to back (default)
-//	  CPU per delivered packet       20.2–28.7 µs     29.9–32.0 µs
-//	    ratio per round              0.70, 0.90, 0.64
-//	  added latency  p50             1.26–1.98 ms     1.89–1.94 ms
-//	                 p99             3.8–6.2 ms       4.8–6.7 ms
-//	  per-copy       p99             3.5–5.1 ms       4.1–5.5 ms
-//	paced
-//	  CPU per delivered packet       23.2–26.0 µs     36.2–41.0 µs
-//	    ratio per round              0.64, 0.64, 0.69
-//	  added latency  p50             0.79–0.85 ms     1.11–1.19 ms
-//	                 p99             1.72–2.00 ms     2.45–2.93 ms
-//	    share ≤ 2 ms                 99.0–99.8%       96.1–96.9%
-//	  per-copy       p99             1.50–1.83 ms     1.99–2.09 ms
-//	back to back, pinned
-//	  CPU per delivered packet       15.5–19.9 µs     21.4–23.6 µs
-//	  added latency  p50             1.10–1.43 ms     1.70–1.85 ms
-//	                 p99             2.5–4.5 ms       4.2–4.7 ms
-//	allocations per packet           0.53             5.66
-//	heap per subscriber              145 KiB          264–281 KiB
-//
-//	1 publisher × 10 subscribers     36 µs/packet against 50 µs (ratio 0.72);
-//	(earlier session, back to back)  added p50 0.41–0.43 ms, p99 0.99–1.04 ms
-//	                                 against p99 1.17–1.37 ms.
-//
-// The 0.90 round also has the highest latencies, a sign of other load on
-// the shared VM. So the target is met for paced publishers, browsers, and at
-// 10 subscribers; at 50 it is not met for publishers that send a frame back
-// to back.
-//
-// Where the time goes, per incoming packet at 50 subscribers: the fan-out
-// takes about 0.45 ms, 50 times pion's write path (interceptors, SRTP, ICE:
-// about 4 µs each) plus one sendmmsg of about 0.22 ms. That system call is
-// a floor: udpbatch's BenchmarkBatchedFanout sends the same 50 datagrams,
-// with no user-space work, in 0.20–0.25 ms here, about 4 µs per datagram
-// (steering the receivers' half of the loopback path to the other CPU with
-// RPS did not lower it). Before the forwarding loop sees a frame's first
-// packet, 0.15–0.2 ms pass: 70–100 µs until pion's socket reader returns
-// it (waking a thread on this VM), then 60–100 µs through pion's receive
-// chain (ICE, DTLS/SRTP demultiplexer, SRTP session, track reader: four
-// goroutine hand-offs). The last copy of a frame sent back to back thus
-// leaves no sooner than about 0.2 + 3 × 0.45 ≈ 1.5 ms after the frame
-// arrived, 0.6–0.75 ms of it in the kernel. sfuload shows it by position
-// in the frame; in one run, per-copy p50 was 0.84, 1.15 and 1.46 ms and
-// p99 1.7, 3.4 and 4.8 ms for a frame's first, second and third packet.
-// The first packet meets the target; the later ones queue behind the
-// earlier ones' fan-out.
-//
-// Tried and not kept, measured the same way: splitting the fan-out with a
-// second goroutine (a plain hand-off gained nothing, as waking another
-// thread on this VM takes about as long as the work it takes over; a
-// spinning helper that also split the sendmmsg made p99 14–16 ms by taking
-// the CPU that the peers and the server's other goroutines need); smaller
-// send batches of 8 or 16 datagrams (within noise); the peers at nice 19 or
-// SCHED_IDLE (within noise); GOMAXPROCS=1 without pinning (worse); RPS on
-// the loopback device with the server and the peers pinned apart (p99
-// 2.6–3.2 ms, like pinning alone). What would close the gap for
-// back-to-back publishers: idle cores for a parallel fan-out (a dedicated
-// SFU host has them; this VM's two are shared with the 51 peers), a
-// cheaper kernel send path than this VM's 4 µs per datagram, or a write
-// path leaner than pion's public API allows (the SRTP keys stay inside
-// pion's DTLS transport).
-//
-// GC is not a factor: the server allocates about 200 KB/s, a collection
-// every half minute or so. The remaining allocations are pion's receive
-// side and periodic ICE/RTCP work; the forwarding path allocates nothing.
-// In an earlier session at 4 × 50 (17.6k delivered packets/s) the SFU used
-// 14.5 µs per packet — 69k delivered packets per CPU-second, against
-// LiveKit's published 56k per vCPU — and 0.79 times the bare loop's.
+// How the SFU's CPU cost and added latency are measured against pion's bare
+// broadcast loop (BenchmarkForward, cmd/sfuload), the figures on the
+// development VM and where the time goes: sfu/loadtest/README.md.
 //
 // # Threat model
 //

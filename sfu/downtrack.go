@@ -150,7 +150,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.rtxMu.Unlock()
 	d.t.addDown(d)
 	d.reselect() // layers may have appeared since subscribe
-	d.t.requestKeyFrame(d.wantedLayer())
+	d.requestKeyFrame(d.wantedLayer())
 	return codec, nil
 }
 
@@ -222,7 +222,19 @@ func (d *downTrack) selectLayer(want Layer, bitrate int) {
 	d.target = best
 	d.mu.Unlock()
 	if changed {
-		d.t.requestKeyFrame(best)
+		d.requestKeyFrame(best)
+	}
+}
+
+// requestKeyFrame asks the publisher for a key frame on layer l for this
+// subscriber, unless the subscribe connection is not up yet. Until then
+// nothing can carry the frame, and the request would only use up the PLI
+// throttle window (Config.PLIThrottle) in which the request made when the
+// connection comes up (in newParticipant's state handler) then goes unsent:
+// a new subscriber waited up to that window longer for its first frame.
+func (d *downTrack) requestKeyFrame(l Layer) {
+	if d.p.subReady.Load() {
+		d.t.requestKeyFrame(l)
 	}
 }
 

@@ -32,3 +32,11 @@ func metric(t testing.TB, s *sfu.SFU, name string) float64 {
 	t.Fatalf("metric %s not found", name)
 	return 0
 }
+
+// logMetrics logs the values of the named metrics (for failure reports).
+func logMetrics(t testing.TB, s *sfu.SFU, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		t.Logf("%s = %v", n, metric(t, s, n))
+	}
+}

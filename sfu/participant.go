@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tresor-dev/tresor/internal/queue"
 	"github.com/tresor-dev/tresor/sfu/internal/bwe"
 )
 
@@ -35,6 +36,17 @@ type Participant struct {
 	twccSeq  atomic.Uint32 // transport-wide sequence on the subscribe connection
 	subReady atomic.Bool   // subscribe connection connected (DTLS-SRTP keys ready)
 
+	// Trickled candidates that arrive before their connection's remote
+	// description wait here. The gates keep their own state, so adding a
+	// candidate never asks pion anything under mu (see mu).
+	pubCands, subCands queue.Gate[webrtc.ICECandidateInit]
+
+	// mu ranks below pion's locks: pion calls downTrack.Bind, which takes
+	// mu, while it holds the RTPSender's lock, and its negotiation-needed
+	// check holds the connection's lock while it waits for the sender's.
+	// So never call a pion method that may take the connection's lock
+	// (RemoteDescription, AddICECandidate, GetTransceivers, ...) while
+	// holding mu: AddICECandidate once did, and deadlocked.
 	mu           sync.Mutex
 	canPublish   Sources
 	noAutoSub    bool
@@ -42,7 +54,6 @@ type Participant struct {
 	muted        map[string]bool
 	published    map[string]*publishedTrack
 	downs        map[*publishedTrack]*downTrack
-	pending      map[Role][]webrtc.ICECandidateInit
 	wantLayer    Layer
 	negDirty     bool
 	offered      bool                     // the first subscribe offer was made
@@ -57,8 +68,8 @@ func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participa
 	ctx, stop := context.WithCancel(context.Background())
 	p := &Participant{room: r, id: id, sig: sig, ctx: ctx, stop: stop, canPublish: o.canPublish, noAutoSub: o.noAutoSub,
 		sources: map[string]Source{}, muted: map[string]bool{}, published: map[string]*publishedTrack{},
-		downs: map[*publishedTrack]*downTrack{}, pending: map[Role][]webrtc.ICECandidateInit{},
-		wantLayer: LayerAuto, negKick: make(chan struct{}, 1), negLoopDone: make(chan struct{})}
+		downs: map[*publishedTrack]*downTrack{}, wantLayer: LayerAuto,
+		negKick: make(chan struct{}, 1), negLoopDone: make(chan struct{})}
 
 	if !s.cfg.DisableBandwidthEstimation {
 		p.bwe = bwe.New(bwe.Config{Initial: s.cfg.InitialBitrate})
@@ -179,7 +190,7 @@ func (p *Participant) HandlePublishOffer(ctx context.Context, offer webrtc.Sessi
 	if err := pub.SetRemoteDescription(offer); err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: set offer: %w", err)
 	}
-	p.flushCandidates(RolePublish)
+	p.flushCandidates(RolePublish, pub)
 	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: create answer: %w", err)
@@ -202,7 +213,7 @@ func (p *Participant) HandleSubscribeAnswer(ctx context.Context, answer webrtc.S
 	if err := p.sub.SetRemoteDescription(answer); err != nil {
 		return fmt.Errorf("sfu: subscribe: set answer: %w", err)
 	}
-	p.flushCandidates(RoleSubscribe)
+	p.flushCandidates(RoleSubscribe, p.sub)
 	p.kickNegotiation()
 	return nil
 }
@@ -223,36 +234,29 @@ func (p *Participant) AddICECandidate(role Role, c webrtc.ICECandidateInit) erro
 	default:
 		return fmt.Errorf("sfu: unknown connection role %d", role)
 	}
-	p.mu.Lock()
-	if pc.RemoteDescription() == nil {
-		p.pending[role] = append(p.pending[role], c)
-		p.mu.Unlock()
+	if p.candidates(role).Hold(c) {
 		return nil
 	}
-	p.mu.Unlock()
 	if err := pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("sfu: %s: add candidate: %w", role, err)
 	}
 	return nil
 }
 
-func (p *Participant) pc(role Role) *webrtc.PeerConnection {
-	switch role {
-	case RolePublish:
-		return p.pub.Load()
-	case RoleSubscribe:
-		return p.sub
+// candidates is the gate of role's connection (RolePublish or
+// RoleSubscribe).
+func (p *Participant) candidates(role Role) *queue.Gate[webrtc.ICECandidateInit] {
+	if role == RolePublish {
+		return &p.pubCands
 	}
-	return nil
+	return &p.subCands
 }
 
-func (p *Participant) flushCandidates(role Role) {
-	p.mu.Lock()
-	cs := p.pending[role]
-	delete(p.pending, role)
-	p.mu.Unlock()
-	for _, c := range cs {
-		if err := p.pc(role).AddICECandidate(c); err != nil {
+// flushCandidates adds the candidates held for role's connection; it is
+// called once its remote description is set.
+func (p *Participant) flushCandidates(role Role, pc *webrtc.PeerConnection) {
+	for _, c := range p.candidates(role).Open() {
+		if err := pc.AddICECandidate(c); err != nil {
 			p.room.sfu.cfg.Logger.Debug("sfu: queued candidate", "participant", p.id, "err", err)
 		}
 	}

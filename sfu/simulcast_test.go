@@ -169,10 +169,21 @@ func TestBandwidthEstimateDrivesLayer(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, "top layer on a clean path", layerIs(2))
-	// Past the first bitrate measurement (1 s), the top layer must still fit.
+	// Past the first bitrate measurement (1 s), the top layer must still
+	// fit. A busy machine may step down meanwhile, and rightly: the peers
+	// stamp arrival times when their reading goroutine gets the packet, so
+	// when the process is short of CPU those times drift, the delay-based
+	// estimator sees over-use (logged: +17 ms, then +37 ms, in one feedback
+	// interval each, no loss) and cuts its estimate to 85% of the received
+	// rate, which is below the top layer. Growing 8%/s, it is back above in
+	// ln(1/0.85)/ln(1.08) ≈ 2.1 s, then a key frame switches up: the top
+	// layer must be back within 3 s. A layer choice that excludes the top
+	// layer on a clean path never comes back.
 	time.Sleep(1500 * time.Millisecond)
 	if !layerIs(2)() {
-		t.Fatal("left the top layer on a clean path")
+		t.Logf("left the top layer on a clean path (estimate %d bit/s); waiting for the estimate to recover",
+			sub.Part.BandwidthEstimate())
+		eventually(t, 3*time.Second, "the top layer back on a clean path", layerIs(2))
 	}
 	before := sub.Part.BandwidthEstimate()
 	ln.on.Store(true)

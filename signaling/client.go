@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tresor-dev/tresor/auth"
+	"github.com/tresor-dev/tresor/internal/queue"
 )
 
 // Option configures [Dial].
@@ -60,15 +61,8 @@ type Client struct {
 	self    Participant
 	err     error
 
-	done       chan struct{} // closed when the reader stops
-	abandon    chan struct{} // closed by Close: stop delivering events
-	abandonOne sync.Once
-
-	qmu    sync.Mutex
-	qcond  *sync.Cond
-	queue  []Event
-	qdone  bool
-	events chan Event
+	done   chan struct{}           // closed when the reader stops
+	events *queue.Unbounded[Event] // closed when the reader stops, stopped by Close
 }
 
 // Dial connects to the signaling server at url (ws:// or wss://), joins
@@ -96,12 +90,9 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Client, erro
 		ws: ws, log: o.log,
 		pending: make(map[uint64]chan *message),
 		done:    make(chan struct{}),
-		abandon: make(chan struct{}),
-		events:  make(chan Event),
+		events:  queue.NewUnbounded[Event](),
 	}
-	c.qcond = sync.NewCond(&c.qmu)
 	go c.readLoop()
-	go c.pump()
 	if _, err := c.call(ctx, &message{Type: typeJoin, Room: o.room, Token: token, Passcode: o.passcode}); err != nil {
 		c.Close()
 		return nil, err
@@ -113,7 +104,7 @@ func Dial(ctx context.Context, url, token string, opts ...Option) (*Client, erro
 // bound so the client never stalls; read them promptly. The channel is
 // closed after the connection ends and the queued events were delivered (or
 // at once after Close).
-func (c *Client) Events() <-chan Event { return c.events }
+func (c *Client) Events() <-chan Event { return c.events.Out() }
 
 // Done is closed when the connection has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }
@@ -137,7 +128,7 @@ func (c *Client) Self() Participant {
 
 // Close closes the connection without waiting for queued events.
 func (c *Client) Close() error {
-	c.abandonOne.Do(func() { close(c.abandon) })
+	c.events.Stop()
 	select {
 	case <-c.done:
 		return nil // the server closed it already
@@ -168,10 +159,7 @@ func (c *Client) readLoop() {
 			close(ch)
 		}
 		close(c.done)
-		c.qmu.Lock()
-		c.qdone = true
-		c.qcond.Broadcast()
-		c.qmu.Unlock()
+		c.events.Close() // deliver what is queued, then close the channel
 	}()
 	for {
 		_, data, err := c.ws.Read(context.Background())
@@ -204,34 +192,7 @@ func (c *Client) readLoop() {
 			}
 		}
 		if e, ok := toEvent(m); ok {
-			c.qmu.Lock()
-			c.queue = append(c.queue, e)
-			c.qcond.Signal()
-			c.qmu.Unlock()
-		}
-	}
-}
-
-// pump moves events from the unbounded queue to the events channel.
-func (c *Client) pump() {
-	defer close(c.events)
-	for {
-		c.qmu.Lock()
-		for len(c.queue) == 0 && !c.qdone {
-			c.qcond.Wait()
-		}
-		if len(c.queue) == 0 {
-			c.qmu.Unlock()
-			return
-		}
-		e := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		c.qmu.Unlock()
-		select {
-		case c.events <- e:
-		case <-c.abandon:
-			return
+			c.events.Push(e)
 		}
 	}
 }

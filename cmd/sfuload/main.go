@@ -6,9 +6,9 @@
 // delivered packet, live heap per subscriber and latency: end to end, added
 // by the server (kernel receipt on the server's socket to the send of the
 // last copy), per copy (kernel receipt on the subscriber's socket minus the
-// publisher's send time) and, for the SFU, its fan-out; see package sfu,
-// section Measuring. With -repeat the modes are interleaved and medians of
-// CPU and added p99 are printed.
+// publisher's send time) and, for the SFU, its fan-out; see
+// sfu/loadtest/README.md. With -repeat the modes are interleaved and medians
+// of CPU and added p99 are printed.
 //
 // Publishers send each frame's packets back to back, as pion does; -paced
 // spreads them out the way a browser's pacer does. On Linux, -server-cpus

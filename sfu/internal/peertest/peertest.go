@@ -11,7 +11,6 @@ package peertest
 import (
 	"encoding/binary"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -19,6 +18,8 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tresor-dev/tresor/internal/queue"
 )
 
 // Config configures a Peer.
@@ -38,8 +39,7 @@ type Config struct {
 type Peer struct {
 	PC *webrtc.PeerConnection
 
-	mu      sync.Mutex
-	pending []webrtc.ICECandidateInit
+	pending queue.Gate[webrtc.ICECandidateInit] // candidates before the remote description
 }
 
 // NewAPI returns a pion API for client peers.
@@ -96,30 +96,23 @@ func New(api *webrtc.API) (*Peer, error) {
 // AddICECandidate adds a remote candidate, queueing it until the remote
 // description is set.
 func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
-	p.mu.Lock()
-	if p.PC.RemoteDescription() == nil {
-		p.pending = append(p.pending, c)
-		p.mu.Unlock()
+	if p.pending.Hold(c) {
 		return nil
 	}
-	p.mu.Unlock()
 	return p.PC.AddICECandidate(c)
 }
 
 // SetRemoteDescription sets the remote description and adds queued
 // candidates.
 func (p *Peer) SetRemoteDescription(sd webrtc.SessionDescription) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err := p.PC.SetRemoteDescription(sd); err != nil {
 		return err
 	}
-	for _, c := range p.pending {
+	for _, c := range p.pending.Open() {
 		if err := p.PC.AddICECandidate(c); err != nil {
 			return err
 		}
 	}
-	p.pending = nil
 	return nil
 }
 
