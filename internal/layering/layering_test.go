@@ -101,10 +101,23 @@ func rules() []rule {
 			forbid: []string{pion},
 		},
 		{
-			name:     "auth imports no websocket, prometheus or pion",
-			pkgs:     []string{mod + "auth/..."},
-			forbid:   []string{websocket, prometheus, pion},
-			optional: true,
+			name:   "auth imports no websocket, prometheus or pion, nor the rest of Tresor",
+			pkgs:   []string{mod + "auth/..."},
+			forbid: []string{websocket, prometheus, pion, mod + "..."},
+			allow:  []string{mod + "auth/..."},
+		},
+		{
+			// The client's meeting logic runs natively and in the browser's
+			// wasm: no I/O of its own, and the same code on both.
+			name: "the meeting driver and its key ring import no network, process or pion code (natively and for js/wasm)",
+			pkgs: []string{mod + "internal/core", mod + "internal/keyring"},
+			forbid: slices.Concat(netAndProcess(),
+				[]string{pion, websocket, prometheus, mod + "signaling/...", mod + "sfu/..."}),
+		},
+		{
+			name: "the meeting driver for js/wasm imports no network, process or pion code",
+			pkgs: []string{mod + "internal/core", mod + "internal/keyring", mod + "cmd/tresor-wasm"}, goos: "js", goarch: "wasm",
+			forbid: slices.Concat(netAndProcess(), []string{pion, websocket, prometheus}),
 		},
 	}
 }
