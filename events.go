@@ -1,8 +1,6 @@
 package tresor
 
 import (
-	"sync"
-
 	"github.com/tresor-dev/tresor/internal/core"
 	"github.com/tresor-dev/tresor/signaling"
 )
@@ -188,83 +186,3 @@ func (*TrackStopped) isEvent()      {}
 func (*KeyFrameRequested) isEvent() {}
 func (*Mismatch) isEvent()          {}
 func (*Closed) isEvent()            {}
-
-// eventQueue delivers events in order without ever blocking the producer:
-// events wait in an unbounded slice until the application reads them.
-type eventQueue struct {
-	mu     sync.Mutex
-	q      []Event
-	kick   chan struct{}
-	out    chan Event
-	closed bool
-	done   chan struct{}
-}
-
-func newEventQueue() *eventQueue {
-	e := &eventQueue{kick: make(chan struct{}, 1), out: make(chan Event), done: make(chan struct{})}
-	go e.loop()
-	return e
-}
-
-func (e *eventQueue) push(ev Event) {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return
-	}
-	e.q = append(e.q, ev)
-	e.mu.Unlock()
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-}
-
-// close delivers what is queued (while someone reads), then closes the
-// channel. stop abandons undelivered events.
-func (e *eventQueue) close() {
-	e.mu.Lock()
-	e.closed = true
-	e.mu.Unlock()
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (e *eventQueue) stop() {
-	select {
-	case <-e.done:
-	default:
-		close(e.done)
-	}
-}
-
-func (e *eventQueue) loop() {
-	defer close(e.out)
-	for {
-		e.mu.Lock()
-		if len(e.q) == 0 {
-			closed := e.closed
-			e.mu.Unlock()
-			if closed {
-				return
-			}
-			select {
-			case <-e.kick:
-				continue
-			case <-e.done:
-				return
-			}
-		}
-		ev := e.q[0]
-		e.q[0] = nil
-		e.q = e.q[1:]
-		e.mu.Unlock()
-		select {
-		case e.out <- ev:
-		case <-e.done:
-			return
-		}
-	}
-}

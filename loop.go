@@ -51,7 +51,7 @@ func (m *Meeting) run() {
 			m.apply(m.d.Tick(now), nil)
 		case now := <-speakers.C:
 			if who, ok := m.speakers.update(now); ok {
-				m.events.push(&ActiveSpeaker{Identity: who})
+				m.events.Push(&ActiveSpeaker{Identity: who})
 			}
 		case <-m.ctx.Done():
 			return
@@ -80,8 +80,8 @@ func (m *Meeting) closing() {
 	m.mu.Lock()
 	m.err = err
 	m.mu.Unlock()
-	m.events.push(&Closed{Err: err})
-	m.events.close()
+	m.events.Push(&Closed{Err: err})
+	m.events.Close()
 }
 
 // teardown erases the group and every key; the run goroutine calls it last.
@@ -101,7 +101,7 @@ func (m *Meeting) handle(ev signaling.Event) {
 		m.mu.Unlock()
 		if !m.admitted {
 			m.admitted = true
-			m.events.push(&Admitted{})
+			m.events.Push(&Admitted{})
 			outs, err := m.d.Start(now)
 			if err != nil {
 				m.fail(fmt.Errorf("tresor: %w", err))
@@ -131,9 +131,9 @@ func (m *Meeting) handle(ev signaling.Event) {
 	case signaling.MediaReceived:
 		m.media.signal(ev.Signal)
 	case signaling.MuteRequested:
-		m.events.push(&MuteRequested{By: ev.By, Source: ev.Source})
+		m.events.Push(&MuteRequested{By: ev.By, Source: ev.Source})
 	case signaling.TrackStopped:
-		m.events.push(&TrackStopped{By: ev.By, Source: ev.Source})
+		m.events.Push(&TrackStopped{By: ev.By, Source: ev.Source})
 	case signaling.ServerError:
 		if ev.Err != nil {
 			m.log.Info("tresor: server error", "code", ev.Err.Code)
@@ -205,10 +205,10 @@ func (m *Meeting) apply(outs []core.Output, answer chan<- error) bool {
 			m.mu.Lock()
 			m.epoch, m.code, m.members, m.member = o.Epoch, o.SecurityCode, members, true
 			m.mu.Unlock()
-			m.events.push(&EpochChanged{Epoch: o.Epoch, SecurityCode: o.SecurityCode, Members: slices.Clone(members)})
+			m.events.Push(&EpochChanged{Epoch: o.Epoch, SecurityCode: o.SecurityCode, Members: slices.Clone(members)})
 		default:
 			if ev := event(o); ev != nil {
-				m.events.push(ev)
+				m.events.Push(ev)
 			}
 		}
 	}
@@ -244,5 +244,5 @@ func (m *Meeting) reportKeys(identity string) {
 	epoch := m.epoch
 	m.mu.Unlock()
 	m.log.Warn("tresor: frames under keys this client does not hold", "participant", identity, "epoch", epoch)
-	m.events.push(&Mismatch{Kind: MismatchKeys, Participants: []string{identity}, Epoch: epoch})
+	m.events.Push(&Mismatch{Kind: MismatchKeys, Participants: []string{identity}, Epoch: epoch})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor/e2ee/piontrack"
+	"github.com/tresor-dev/tresor/internal/queue"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -38,9 +39,9 @@ type mediaConn struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 
-	// pending ICE candidates that arrived before their description; owned
-	// by the in goroutine.
-	pending map[signaling.Direction][]webrtc.ICECandidateInit
+	// ICE candidates that arrive before their connection's remote
+	// description wait at its gate (trickle ICE).
+	pubCands, subCands queue.Gate[webrtc.ICECandidateInit]
 
 	tmu    sync.Mutex
 	tracks []*RemoteTrack
@@ -76,8 +77,7 @@ func newMediaConn(m *Meeting) (*mediaConn, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &mediaConn{m: m, pub: pub, sub: sub,
 		in: make(chan signaling.MediaSignal, 1024), out: make(chan signaling.MediaSignal, 1024),
-		pubAnswer: make(chan error, 1), ctx: ctx, cancel: cancel,
-		pending: map[signaling.Direction][]webrtc.ICECandidateInit{}}
+		pubAnswer: make(chan error, 1), ctx: ctx, cancel: cancel}
 	pub.OnICECandidate(c.onCandidate(signaling.DirectionPublish))
 	sub.OnICECandidate(c.onCandidate(signaling.DirectionSubscribe))
 	sub.OnTrack(c.onTrack)
@@ -209,23 +209,30 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 			return nil
 		}
 		ci := webrtc.ICECandidateInit{Candidate: s.Candidate, SDPMid: s.SDPMid, SDPMLineIndex: s.SDPMLineIndex, UsernameFragment: s.UsernameFragment}
-		pc := c.pc(s.Direction)
-		if pc.RemoteDescription() == nil {
-			c.pending[s.Direction] = append(c.pending[s.Direction], ci)
+		if c.gate(s.Direction).Hold(ci) {
 			return nil
 		}
-		return pc.AddICECandidate(ci)
+		return c.pc(s.Direction).AddICECandidate(ci)
 	}
 	return nil
 }
 
-func (c *mediaConn) flush(target signaling.Direction) {
-	for _, ci := range c.pending[target] {
-		if err := c.pc(target).AddICECandidate(ci); err != nil {
+// gate returns the candidate gate of a connection.
+func (c *mediaConn) gate(d signaling.Direction) *queue.Gate[webrtc.ICECandidateInit] {
+	if d == signaling.DirectionPublish {
+		return &c.pubCands
+	}
+	return &c.subCands
+}
+
+// flush opens a connection's gate once its remote description is set, and
+// adds the candidates that waited.
+func (c *mediaConn) flush(d signaling.Direction) {
+	for _, ci := range c.gate(d).Open() {
+		if err := c.pc(d).AddICECandidate(ci); err != nil {
 			c.m.log.Debug("tresor: queued candidate", "err", err)
 		}
 	}
-	delete(c.pending, target)
 }
 
 func (c *mediaConn) onCandidate(target signaling.Direction) func(*webrtc.ICECandidate) {
@@ -283,7 +290,7 @@ func (c *mediaConn) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	c.tmu.Unlock()
 	go rt.loop()
 	go drainRTCP(recv.Read)
-	c.m.events.push(&TrackAdded{Track: rt})
+	c.m.events.Push(&TrackAdded{Track: rt})
 }
 
 func drainRTCP(read func([]byte) (int, interceptor.Attributes, error)) {
@@ -318,7 +325,7 @@ func (c *mediaConn) senderRTCP(t *LocalTrack, s *webrtc.RTPSender) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				if now := time.Now(); now.Sub(last) >= keyFrameInterval {
 					last = now
-					c.m.events.push(&KeyFrameRequested{Track: t})
+					c.m.events.Push(&KeyFrameRequested{Track: t})
 				}
 			}
 		}

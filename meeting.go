@@ -14,6 +14,7 @@ import (
 	"github.com/tresor-dev/tresor/e2ee"
 	"github.com/tresor-dev/tresor/internal/core"
 	"github.com/tresor-dev/tresor/internal/keyring"
+	"github.com/tresor-dev/tresor/internal/queue"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
 )
@@ -53,7 +54,7 @@ type Meeting struct {
 	opts     options
 	log      *slog.Logger
 	sig      *signaling.Client
-	events   *eventQueue
+	events   *queue.Unbounded[Event]
 	keys     *keyring.Ring
 	media    *mediaConn
 	speakers *speakers
@@ -157,7 +158,7 @@ func Join(ctx context.Context, url, token string, opts ...Option) (*Meeting, err
 	}
 	mctx, cancel := context.WithCancel(context.Background())
 	m := &Meeting{
-		opts: o, log: log, sig: sig, events: newEventQueue(), keys: ring, d: d,
+		opts: o, log: log, sig: sig, events: queue.NewUnbounded[Event](), keys: ring, d: d,
 		ctx: mctx, cancel: cancel, cmds: make(chan func()), results: make(chan commitAnswer, 1), done: make(chan struct{}),
 		self: sig.Self(), speakers: newSpeakers(),
 	}
@@ -166,7 +167,7 @@ func Join(ctx context.Context, url, token string, opts ...Option) (*Meeting, err
 	if err != nil {
 		cancel()
 		sig.Close()
-		m.events.stop()
+		m.events.Stop()
 		return nil, err
 	}
 	m.runWG.Add(1)
@@ -211,7 +212,7 @@ func (o *options) mlsIdentity(ctx context.Context, subject, room string) (*keys.
 // Events are queued without bound so the meeting never stalls; read them
 // promptly. The last event is [Closed]; the channel is closed after it, or
 // at once after [Meeting.Close].
-func (m *Meeting) Events() <-chan Event { return m.events.out }
+func (m *Meeting) Events() <-chan Event { return m.events.Out() }
 
 // Self returns this client's entry in the server's roster (zero while
 // waiting).
@@ -392,7 +393,7 @@ func (m *Meeting) Close() error {
 		m.runWG.Wait()
 		m.outbox.wait()
 		m.media.close()
-		m.events.stop()
+		m.events.Stop()
 	})
 	return nil
 }

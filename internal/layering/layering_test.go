@@ -109,7 +109,7 @@ func rules() []rule {
 		{
 			// The client's meeting logic runs natively and in the browser's
 			// wasm: no I/O of its own, and the same code on both.
-			name: "the meeting driver and its key ring import no network, process or pion code (natively and for js/wasm)",
+			name: "the meeting driver and its key ring import no network, process or pion code (natively)",
 			pkgs: []string{mod + "internal/core", mod + "internal/keyring"},
 			forbid: slices.Concat(netAndProcess(),
 				[]string{pion, websocket, prometheus, mod + "signaling/...", mod + "sfu/..."}),
