@@ -3,14 +3,14 @@
 //
 //   - [Unbounded] hands items from producers that must never block (a
 //     network read loop, a state machine) to one consumer reading a channel,
-//     in order. The client's event stream and the signaling client's events
-//     use it.
-//   - [Gate] holds items until an event opens it, then lets them pass: the
+//     in order: an event stream such as the signaling client's.
+//   - [Gate] holds items until it is opened, then lets them pass: the
 //     trickled ICE candidates (RFC 8838 §4) that arrive before the remote
-//     description they belong to, in the SFU and in the client.
+//     description they belong to.
 //
 // Both are generic over the item type, so the package imports nothing but
-// the standard library's sync and can sit under any other package.
+// the standard library's sync and can sit under any other package,
+// including the root client package and the SFU.
 package queue
 
 import "sync"
