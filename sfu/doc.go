@@ -13,7 +13,7 @@
 //	p, _ := s.Join(ctx, roomID, participantID, signaler, sfu.WithPublishSources(sfu.SourceSet(sfu.SourceCamera, sfu.SourceMicrophone)))
 //	answer, _ := p.HandlePublishOffer(ctx, offerFromClient) // publish connection
 //	_ = p.HandleSubscribeAnswer(ctx, answerFromClient)       // after signaler.SendOffer
-//	_ = p.AddICECandidate(sfu.RolePublish, candidate)         // trickle ICE, either connection
+//	_ = p.AddICECandidate(sfu.DirectionPublish, candidate)         // trickle ICE, either connection
 //	p.DeclareSource(trackID, sfu.SourceScreen)                // what a published track carries
 //	p.SetPublishPermission(sfu.SourceScreen, false)           // stop forwarding screen shares
 //	_ = p.SetMuted(trackID, true)

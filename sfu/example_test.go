@@ -20,8 +20,8 @@ func (w wsSignaler) SendOffer(_ context.Context, offer webrtc.SessionDescription
 	return w.send("subscribe-offer", offer)
 }
 
-func (w wsSignaler) SendCandidate(_ context.Context, role sfu.Role, c webrtc.ICECandidateInit) error {
-	return w.send(role.String()+"-candidate", c)
+func (w wsSignaler) SendCandidate(_ context.Context, dir sfu.Direction, c webrtc.ICECandidateInit) error {
+	return w.send(dir.String()+"-candidate", c)
 }
 
 // Example shows how a signaling server drives the SFU for one participant.
@@ -56,7 +56,7 @@ func Example() {
 	// When it answers the SFU's subscribe offer:
 	//   err := p.HandleSubscribeAnswer(ctx, answer)
 	// For each trickled candidate:
-	//   err := p.AddICECandidate(sfu.RolePublish, candidate)
+	//   err := p.AddICECandidate(sfu.DirectionPublish, candidate)
 	fmt.Println(p.ID(), "joined")
 	_ = p.Close()
 	// Output: alice joined

@@ -84,7 +84,7 @@ func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participa
 		stop()
 		return nil, fmt.Errorf("sfu: subscribe connection: %w", err)
 	}
-	p.sub.OnICECandidate(p.onCandidate(RoleSubscribe))
+	p.sub.OnICECandidate(p.onCandidate(DirectionSubscribe))
 	p.sub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
@@ -147,7 +147,7 @@ func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: publish connection: %w", err)
 	}
-	pc.OnICECandidate(p.onCandidate(RolePublish))
+	pc.OnICECandidate(p.onCandidate(DirectionPublish))
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateFailed {
@@ -162,13 +162,13 @@ func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
 // ID is the participant's identifier.
 func (p *Participant) ID() string { return p.id }
 
-func (p *Participant) onCandidate(role Role) func(*webrtc.ICECandidate) {
+func (p *Participant) onCandidate(dir Direction) func(*webrtc.ICECandidate) {
 	return func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
 		}
-		if err := p.sig.SendCandidate(p.ctx, role, c.ToJSON()); err != nil {
-			p.room.sfu.cfg.Logger.Debug("sfu: send candidate", "participant", p.id, "role", role, "err", err)
+		if err := p.sig.SendCandidate(p.ctx, dir, c.ToJSON()); err != nil {
+			p.room.sfu.cfg.Logger.Debug("sfu: send candidate", "participant", p.id, "direction", dir, "err", err)
 		}
 	}
 }
@@ -190,7 +190,7 @@ func (p *Participant) HandlePublishOffer(ctx context.Context, offer webrtc.Sessi
 	if err := pub.SetRemoteDescription(offer); err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: set offer: %w", err)
 	}
-	p.flushCandidates(RolePublish, pub)
+	p.flushCandidates(DirectionPublish, pub)
 	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: create answer: %w", err)
@@ -213,7 +213,7 @@ func (p *Participant) HandleSubscribeAnswer(ctx context.Context, answer webrtc.S
 	if err := p.sub.SetRemoteDescription(answer); err != nil {
 		return fmt.Errorf("sfu: subscribe: set answer: %w", err)
 	}
-	p.flushCandidates(RoleSubscribe, p.sub)
+	p.flushCandidates(DirectionSubscribe, p.sub)
 	p.kickNegotiation()
 	return nil
 }
@@ -221,41 +221,41 @@ func (p *Participant) HandleSubscribeAnswer(ctx context.Context, answer webrtc.S
 // AddICECandidate adds a trickled candidate of the participant for the given
 // connection. Candidates that arrive before the matching description are
 // queued.
-func (p *Participant) AddICECandidate(role Role, c webrtc.ICECandidateInit) error {
+func (p *Participant) AddICECandidate(dir Direction, c webrtc.ICECandidateInit) error {
 	var pc *webrtc.PeerConnection
-	switch role {
-	case RolePublish:
+	switch dir {
+	case DirectionPublish:
 		var err error
 		if pc, err = p.publishPC(); err != nil {
 			return err
 		}
-	case RoleSubscribe:
+	case DirectionSubscribe:
 		pc = p.sub
 	default:
-		return fmt.Errorf("sfu: unknown connection role %d", role)
+		return fmt.Errorf("sfu: unknown connection dir %d", dir)
 	}
-	if p.candidates(role).Hold(c) {
+	if p.candidates(dir).Hold(c) {
 		return nil
 	}
 	if err := pc.AddICECandidate(c); err != nil {
-		return fmt.Errorf("sfu: %s: add candidate: %w", role, err)
+		return fmt.Errorf("sfu: %s: add candidate: %w", dir, err)
 	}
 	return nil
 }
 
-// candidates is the gate of role's connection (RolePublish or
-// RoleSubscribe).
-func (p *Participant) candidates(role Role) *queue.Gate[webrtc.ICECandidateInit] {
-	if role == RolePublish {
+// candidates is the gate of the connection dir (DirectionPublish or
+// DirectionSubscribe).
+func (p *Participant) candidates(dir Direction) *queue.Gate[webrtc.ICECandidateInit] {
+	if dir == DirectionPublish {
 		return &p.pubCands
 	}
 	return &p.subCands
 }
 
-// flushCandidates adds the candidates held for role's connection; it is
+// flushCandidates adds the candidates held for the connection dir; it is
 // called once its remote description is set.
-func (p *Participant) flushCandidates(role Role, pc *webrtc.PeerConnection) {
-	for _, c := range p.candidates(role).Open() {
+func (p *Participant) flushCandidates(dir Direction, pc *webrtc.PeerConnection) {
+	for _, c := range p.candidates(dir).Open() {
 		if err := pc.AddICECandidate(c); err != nil {
 			p.room.sfu.cfg.Logger.Debug("sfu: queued candidate", "participant", p.id, "err", err)
 		}

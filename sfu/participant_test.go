@@ -11,7 +11,7 @@ import (
 type nopSignaler struct{}
 
 func (nopSignaler) SendOffer(context.Context, webrtc.SessionDescription) error { return nil }
-func (nopSignaler) SendCandidate(context.Context, Role, webrtc.ICECandidateInit) error {
+func (nopSignaler) SendCandidate(context.Context, Direction, webrtc.ICECandidateInit) error {
 	return nil
 }
 
@@ -41,7 +41,7 @@ func TestAddICECandidateTakesNoParticipantLock(t *testing.T) {
 
 	p.mu.Lock()
 	done := make(chan error, 1)
-	go func() { done <- p.AddICECandidate(RoleSubscribe, cand) }()
+	go func() { done <- p.AddICECandidate(DirectionSubscribe, cand) }()
 	select {
 	case err := <-done:
 		p.mu.Unlock()

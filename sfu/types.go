@@ -55,27 +55,29 @@ func SourceSet(srcs ...Source) Sources {
 // Has reports whether src is in the set.
 func (s Sources) Has(src Source) bool { return s&(1<<src) != 0 }
 
-// Role names one of a participant's two peer connections.
-type Role uint8
+// Direction names one of a participant's two peer connections: the one it
+// publishes on or the one it subscribes on (signaling.Direction is the same
+// term on the wire). A connection's direction is not a participant's role.
+type Direction uint8
 
 const (
-	// RolePublish is the connection the participant sends media on. The
-	// participant always makes the offer on it.
-	RolePublish Role = iota + 1
-	// RoleSubscribe is the connection the participant receives media on.
-	// The SFU always makes the offer on it.
-	RoleSubscribe
+	// DirectionPublish is the connection the participant sends media on.
+	// The participant always makes the offer on it.
+	DirectionPublish Direction = iota + 1
+	// DirectionSubscribe is the connection the participant receives media
+	// on. The SFU always makes the offer on it.
+	DirectionSubscribe
 )
 
 // String names the connection ("publish" or "subscribe").
-func (r Role) String() string {
-	switch r {
-	case RolePublish:
+func (d Direction) String() string {
+	switch d {
+	case DirectionPublish:
 		return "publish"
-	case RoleSubscribe:
+	case DirectionSubscribe:
 		return "subscribe"
 	}
-	return fmt.Sprintf("role(%d)", uint8(r))
+	return fmt.Sprintf("direction(%d)", uint8(d))
 }
 
 // Signaler is how the SFU talks to one participant. The signaling layer
@@ -87,7 +89,7 @@ type Signaler interface {
 	SendOffer(ctx context.Context, offer webrtc.SessionDescription) error
 	// SendCandidate sends one trickled ICE candidate of the SFU's side of the
 	// given connection (RFC 8838).
-	SendCandidate(ctx context.Context, role Role, c webrtc.ICECandidateInit) error
+	SendCandidate(ctx context.Context, dir Direction, c webrtc.ICECandidateInit) error
 }
 
 // EventType is the kind of an Event.

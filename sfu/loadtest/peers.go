@@ -159,9 +159,9 @@ func (ps *peers) pc(id string) *peertest.Peer {
 	return ps.pcs[id]
 }
 
-func (ps *peers) newPeer(id string, role int) (*peertest.Peer, error) {
+func (ps *peers) newPeer(id string, dir int) (*peertest.Peer, error) {
 	api := ps.api
-	if role == 2 {
+	if dir == 2 {
 		api = ps.subAPI
 	}
 	p, err := peertest.New(api)
@@ -173,7 +173,7 @@ func (ps *peers) newPeer(id string, role int) (*peertest.Peer, error) {
 			return
 		}
 		j := c.ToJSON()
-		_ = ps.c.send(msg{Op: "cand", ID: id, Role: role, Cand: &j})
+		_ = ps.c.send(msg{Op: "cand", ID: id, Dir: dir, Cand: &j})
 	})
 	ps.mu.Lock()
 	ps.pcs[id] = p

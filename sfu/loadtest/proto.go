@@ -25,7 +25,7 @@ type msg struct {
 	Op    string                     `json:"op"`
 	ID    string                     `json:"id,omitempty"`
 	Pub   bool                       `json:"pub,omitempty"`
-	Role  int                        `json:"role,omitempty"` // 1 publish, 2 subscribe
+	Dir   int                        `json:"dir,omitempty"` // sfu.Direction: 1 publish, 2 subscribe
 	SDP   *webrtc.SessionDescription `json:"sdp,omitempty"`
 	Cand  *webrtc.ICECandidateInit   `json:"cand,omitempty"`
 	Setup *Setup                     `json:"setup,omitempty"`

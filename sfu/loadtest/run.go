@@ -153,7 +153,7 @@ type server interface {
 	join(id string, pub bool) error
 	publishOffer(id string, offer webrtc.SessionDescription) (webrtc.SessionDescription, error)
 	subscribeAnswer(id string, answer webrtc.SessionDescription) error
-	candidate(id string, role int, c webrtc.ICECandidateInit) error
+	candidate(id string, dir int, c webrtc.ICECandidateInit) error
 	tracks() int
 	fanout() *dto.Histogram // nil if not measured
 	added() *dto.Histogram  // nil if not measured
@@ -393,7 +393,7 @@ func dispatch(c *conn, srv server, ready chan<- struct{}, stats chan<- *PeerStat
 			err = srv.subscribeAnswer(m.ID, *m.SDP)
 		case "cand":
 			if m.Cand != nil {
-				err = srv.candidate(m.ID, m.Role, *m.Cand)
+				err = srv.candidate(m.ID, m.Dir, *m.Cand)
 			}
 		case "ready":
 			ready <- struct{}{}
@@ -459,8 +459,8 @@ func (g sfuSignaler) SendOffer(_ context.Context, offer webrtc.SessionDescriptio
 	return g.srv.c.send(msg{Op: "offer", ID: g.id, SDP: &offer})
 }
 
-func (g sfuSignaler) SendCandidate(_ context.Context, role sfu.Role, c webrtc.ICECandidateInit) error {
-	if (role == sfu.RolePublish) != g.pub {
+func (g sfuSignaler) SendCandidate(_ context.Context, dir sfu.Direction, c webrtc.ICECandidateInit) error {
+	if (dir == sfu.DirectionPublish) != g.pub {
 		return nil // the child has only the one connection this peer uses
 	}
 	return g.srv.c.send(msg{Op: "cand", ID: g.id, Cand: &c})
@@ -516,11 +516,11 @@ func (srv *sfuServer) candidate(id string, _ int, c webrtc.ICECandidateInit) err
 	srv.mu.Lock()
 	pub := srv.pubs[id]
 	srv.mu.Unlock()
-	role := sfu.RoleSubscribe
+	dir := sfu.DirectionSubscribe
 	if pub {
-		role = sfu.RolePublish
+		dir = sfu.DirectionPublish
 	}
-	return p.AddICECandidate(role, c)
+	return p.AddICECandidate(dir, c)
 }
 
 func (srv *sfuServer) tracks() int {

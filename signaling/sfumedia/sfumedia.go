@@ -148,8 +148,8 @@ func (s *session) SendOffer(_ context.Context, offer webrtc.SessionDescription) 
 }
 
 // SendCandidate implements [sfu.Signaler]: one of the SFU's ICE candidates.
-func (s *session) SendCandidate(_ context.Context, role sfu.Role, c webrtc.ICECandidateInit) error {
-	target, err := targetOf(role)
+func (s *session) SendCandidate(_ context.Context, dir sfu.Direction, c webrtc.ICECandidateInit) error {
+	target, err := targetOf(dir)
 	if err != nil {
 		return err
 	}
@@ -158,14 +158,14 @@ func (s *session) SendCandidate(_ context.Context, role sfu.Role, c webrtc.ICECa
 	return nil
 }
 
-func targetOf(role sfu.Role) (signaling.Direction, error) {
-	switch role {
-	case sfu.RolePublish:
+func targetOf(dir sfu.Direction) (signaling.Direction, error) {
+	switch dir {
+	case sfu.DirectionPublish:
 		return signaling.DirectionPublish, nil
-	case sfu.RoleSubscribe:
+	case sfu.DirectionSubscribe:
 		return signaling.DirectionSubscribe, nil
 	}
-	return "", fmt.Errorf("sfumedia: unknown connection role %d", role)
+	return "", fmt.Errorf("sfumedia: unknown connection dir %d", dir)
 }
 
 func (s *session) participant() (*sfu.Participant, error) {
@@ -210,17 +210,17 @@ func (s *session) Signal(ctx context.Context, sig signaling.MediaSignal) error {
 		}
 		return nil
 	case signaling.SignalCandidate:
-		var role sfu.Role
+		var dir sfu.Direction
 		switch sig.Direction {
 		case signaling.DirectionPublish:
-			role = sfu.RolePublish
+			dir = sfu.DirectionPublish
 		case signaling.DirectionSubscribe:
-			role = sfu.RoleSubscribe
+			dir = sfu.DirectionSubscribe
 		default:
 			return errors.New("sfumedia: candidate without a target: say which connection (publish or subscribe) it is for")
 		}
 		c := webrtc.ICECandidateInit{Candidate: sig.Candidate, SDPMid: sig.SDPMid, SDPMLineIndex: sig.SDPMLineIndex, UsernameFragment: sig.UsernameFragment}
-		if err := p.AddICECandidate(role, c); err != nil {
+		if err := p.AddICECandidate(dir, c); err != nil {
 			return fmt.Errorf("sfumedia: %s candidate: %w", sig.Direction, err)
 		}
 		return nil

@@ -61,17 +61,17 @@ func JoinSFU(ctx context.Context, s *sfu.SFU, api *webrtc.API, room, id string,
 		}
 	})
 	for _, x := range []struct {
-		p    *Peer
-		role sfu.Role
-	}{{pub, sfu.RolePublish}, {sub, sfu.RoleSubscribe}} {
-		role := x.role
+		p   *Peer
+		dir sfu.Direction
+	}{{pub, sfu.DirectionPublish}, {sub, sfu.DirectionSubscribe}} {
+		dir := x.dir
 		x.p.PC.OnICECandidate(func(cand *webrtc.ICECandidate) {
 			if cand == nil {
 				return
 			}
 			<-c.ready
 			if c.Part != nil {
-				_ = c.Part.AddICECandidate(role, cand.ToJSON())
+				_ = c.Part.AddICECandidate(dir, cand.ToJSON())
 			}
 		})
 	}
@@ -96,14 +96,14 @@ func (c *Client) SendOffer(ctx context.Context, offer webrtc.SessionDescription)
 }
 
 // SendCandidate implements sfu.Signaler.
-func (c *Client) SendCandidate(_ context.Context, role sfu.Role, cand webrtc.ICECandidateInit) error {
-	switch role {
-	case sfu.RolePublish:
+func (c *Client) SendCandidate(_ context.Context, dir sfu.Direction, cand webrtc.ICECandidateInit) error {
+	switch dir {
+	case sfu.DirectionPublish:
 		return c.Pub.AddICECandidate(cand)
-	case sfu.RoleSubscribe:
+	case sfu.DirectionSubscribe:
 		return c.Sub.AddICECandidate(cand)
 	}
-	return fmt.Errorf("peertest: unknown role %v", role)
+	return fmt.Errorf("peertest: unknown dir %v", dir)
 }
 
 // AddVideo adds a video track to the publish peer (call Publish after).
