@@ -70,7 +70,7 @@ type clientLogs struct {
 }
 
 // loggedSecret is one secret of the MLS key schedule (RFC 9420 §8) as
-// keys.Group.TestingOnlyEpochSecrets names it.
+// internal/testonly.EpochSecrets names it.
 type loggedSecret struct {
 	epoch  uint64
 	name   string

@@ -11,8 +11,8 @@
 // A [Sender] holds one sender's current key and seals frames; a [Receiver]
 // is a key ring of every sender's key by KID, with a replay window per KID,
 // and opens frames. Keys come from the caller: with MLS (RFC 9605 §5.2) the
-// keys package exports one base key per sender and epoch, and the
-// application calls [Sender.SetKey] for its own and [Receiver.Add] /
+// keys package exports one base key per epoch and the KID of each sender,
+// and the application calls [Sender.SetKey] for its own and [Receiver.Add] /
 // [Receiver.Remove] for everyone's. Key derivation happens then, so each frame
 // costs only a nonce computation and one AEAD call.
 //

@@ -9,7 +9,7 @@ import (
 )
 
 // A sender and a receiver share a base key for KID 0x0105 (with MLS, the
-// keys package exports it per sender and epoch, RFC 9605 §5.2). The sender
+// keys package exports it per epoch, and each sender's KID, RFC 9605 §5.2). The sender
 // encrypts a VP8 key frame; the receiver gets it back byte for byte, and a
 // second copy of it is rejected as a replay.
 func Example() {

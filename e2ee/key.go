@@ -10,7 +10,7 @@ import (
 
 // MinBaseKeySize is the smallest base key this package accepts. RFC 9605
 // §4.4.2 puts no bound on base_key (it is HKDF input keying material); MLS
-// exports exactly Nk bytes per sender (RFC 9605 §5.2, see [Suite.KeySize]),
+// exports exactly Nk bytes per epoch (RFC 9605 §5.2, see [Suite.KeySize]),
 // and the RFC's test vectors use 16 bytes for every suite.
 const MinBaseKeySize = 16
 

@@ -61,7 +61,7 @@ func (s Suite) String() string {
 
 // KeySize returns Nk, the size in bytes of the AEAD key (sframe_key) that
 // the suite derives from a base key (RFC 9605 §4.5). It is also the size of
-// the per-sender base key that MLS exports for the suite (RFC 9605 §5.2).
+// the base key that MLS exports for each epoch (RFC 9605 §5.2).
 // It returns 0 for an unsupported suite.
 func (s Suite) KeySize() int {
 	p, err := s.params()

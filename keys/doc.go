@@ -1,7 +1,7 @@
 // Package keys holds Tresor's client identities and MLS group keys (RFC
 // 9420), and exports the SFrame keys (RFC 9605 §5.2, exactly: one base key
-// per epoch, a KID per sender) that encrypt media. It has no network, no pion and no goroutines: it is the part of
-// Tresor to audit.
+// per epoch, a KID per sender) that encrypt media. It has no network, no
+// pion and no goroutines: it is the part of Tresor to audit.
 //
 // # Use
 //
