@@ -108,6 +108,9 @@ func MarshalOutput(o Output) ([]byte, error) {
 			Data []byte `json:"data"`
 		}{o.Data}
 	case SendCommit:
+		if o.Proposals == nil {
+			o.Proposals = []uint64{} // the request's field is a list, never null
+		}
 		v = struct {
 			Epoch     uint64   `json:"epoch"`
 			Proposals []uint64 `json:"proposals"`
