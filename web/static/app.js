@@ -21,9 +21,12 @@ const el = (tag, props = {}, ...children) => {
 
 // A host link carries its token after '#': the browser never sends it to a
 // server. Guests get a development token from the demo's /demo/token.
+// It is kept for this tab (sessionStorage), so that a reload or "Join
+// again" joins as host again.
 const hash = new URLSearchParams(location.hash.slice(1));
-const hostToken = hash.get("token");
+const hostToken = hash.get("token") || sessionStorage.getItem("tresor-host-token");
 if (hostToken) {
+  sessionStorage.setItem("tresor-host-token", hostToken);
   history.replaceState(null, "", location.pathname + location.search); // keep the token out of sight
   const claims = tokenClaims(hostToken);
   $("name").value = claims.name || "";
@@ -42,6 +45,7 @@ function tokenClaims(token) {
 
 let meeting = null;
 let localStream = null;
+let entered = false; // the server answered the join (joined or waiting)
 window.tresorApp = { get meeting() { return meeting; } };
 
 $("join-form").addEventListener("submit", async (e) => {
@@ -94,7 +98,9 @@ function friendly(err) {
 }
 
 function wire(m) {
+  entered = false;
   m.addEventListener("waiting", (e) => {
+    entered = true;
     show("waiting-screen");
     const rec = e.detail.recording || {};
     $("waiting-text").textContent = e.detail.reason === "consent"
@@ -104,7 +110,7 @@ function wire(m) {
     $("waiting-consent").hidden = e.detail.reason !== "consent" && !rec.requested;
     $("waiting-consent").dataset.recording = rec.id || "";
   });
-  m.addEventListener("joined", () => { show("meeting-screen"); startMedia(); render(); });
+  m.addEventListener("joined", () => { entered = true; show("meeting-screen"); startMedia(); render(); });
   m.addEventListener("state", render);
   m.addEventListener("epoch_changed", (e) => {
     $("code").textContent = e.detail.securityCode;
@@ -138,10 +144,15 @@ function wire(m) {
     addChat("Tresor", `${m.nameOf(e.detail.by)} asked you to mute your ${e.detail.source}.`);
   });
   m.addEventListener("track-stopped", (e) => addChat("Tresor", `${m.nameOf(e.detail.by)} stopped your ${e.detail.source}.`));
-  m.addEventListener("removed", () => end("You were removed from the meeting", ""));
+  m.addEventListener("removed", (e) => end("You were removed from the meeting", `${m.nameOf(e.detail.by)} removed you.`));
   m.addEventListener("denied", () => end("The host did not let you in", ""));
-  m.addEventListener("ended", () => end("The meeting has ended", ""));
-  m.addEventListener("closed", () => { if (!$("end-screen").hidden) return; end("Disconnected", "The connection to the meeting closed."); });
+  m.addEventListener("ended", (e) => end("The meeting has ended", `${m.nameOf(e.detail.by)} ended it for everyone.`));
+  m.addEventListener("going_away", () => end("The server is shutting down", "The meeting server is restarting or going away. Try joining again in a moment."));
+  m.addEventListener("closed", () => {
+    // A refused join stays on the join screen, with its reason there.
+    if (!entered || !$("end-screen").hidden) return;
+    end("Connection lost", "The connection to the meeting server closed.");
+  });
   m.addEventListener("error", (e) => console.warn("tresor:", e.detail.message));
   m.addEventListener("warning", (e) => console.warn("tresor:", e.detail.message));
 }
@@ -152,7 +163,9 @@ function end(title, text) {
   $("end-text").textContent = text;
   $("recording-banner").hidden = true;
   $("code").textContent = "—";
+  $("epoch").textContent = "—";
   $("e2ee").classList.add("pending");
+  $("e2ee-text").textContent = "Not in a meeting";
   if (localStream) localStream.getTracks().forEach((t) => t.stop());
   clearInterval(speakerTimer);
   if (meeting) meeting.close();

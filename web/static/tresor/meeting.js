@@ -18,7 +18,8 @@
 //   waiting {reason, recording}   joined {self, state}      state {state}
 //   track {participant, kind, track}   track-ended {participant, track}
 //   mute-request {source, by}   track-stopped {source, by}
-//   removed {by}   denied {}   ended {by}   closed {code, reason}   error {message}
+//   removed {by}   denied {}   ended {by}   going_away {} (the server shuts down)
+//   closed {code, reason}   error {message}
 //
 // Without an authority, members' names are whatever clients chose: every
 // member shows verified: false, and the page must say so.
@@ -95,6 +96,7 @@ export class Meeting extends EventTarget {
     forward("removed", "removed", (d) => ({ by: d.participant }));
     forward("denied");
     forward("ended", "ended", (d) => ({ by: d.participant }));
+    forward("going_away");
     forward("mute_request", "mute-request", (d) => ({ source: d.source, by: d.participant }));
     forward("track_stopped", "track-stopped", (d) => ({ source: d.source, by: d.participant }));
     sig.addEventListener("error", (e) => this.#emit("error", { message: `${e.detail.code}: ${e.detail.message || ""}` }));
