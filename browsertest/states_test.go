@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,21 @@ func TestPageStates(t *testing.T) {
 		t.Fatal("a refused join left the join screen")
 	}
 	screenshot(t, guest, "wrong-passcode")
+
+	// A passcode in the link is taken out of the address, and said so.
+	if err := chromedp.Do(guest, chromedp.Navigate(ms.URL+"/?passcode=2468-1357&transform=streams")); err != nil {
+		t.Fatal(err)
+	}
+	if got := eval[string](t, guest, `location.search + " " + document.getElementById("passcode").value`); got != "?transform=streams 2468-1357" {
+		t.Fatalf("address and field after a passcode link: %q", got)
+	}
+	if msg := eval[string](t, guest, `document.getElementById("join-error").textContent`); !strings.Contains(msg, "never belong in links") {
+		t.Fatalf("no notice: %q", msg)
+	}
+	// A name over the server's limit, counted in bytes as the server does.
+	eval[string](t, guest, `document.getElementById("name").value = "`+strings.Repeat("é", 40)+`"`)
+	click(t, guest, "#join")
+	waitFor(t, guest, "the name limit", `document.getElementById("join-error").textContent.includes("at most 64 bytes")`, 5*time.Second)
 
 	// 2. The host reloads and is host again.
 	if err := chromedp.Do(host, chromedp.Navigate(ms.URL+"/#token="+ms.HostToken)); err != nil {

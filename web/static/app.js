@@ -43,6 +43,21 @@ function tokenClaims(token) {
   }
 }
 
+// A passcode never belongs in a link: one in the address is taken out of
+// the address bar and history, and the person is told why.
+{
+  const q = new URLSearchParams(location.search);
+  if (q.has("passcode")) {
+    $("passcode").value = q.get("passcode") || "";
+    q.delete("passcode");
+    history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : "") + location.hash);
+    $("join-error").textContent = "The passcode was taken out of the address: passcodes never belong in links. It is filled in below.";
+  }
+}
+
+// Names are bounded in bytes, as the server counts them.
+const MAX_NAME_BYTES = 64;
+
 let meeting = null;
 let localStream = null;
 let entered = false; // the server answered the join (joined or waiting)
@@ -50,8 +65,12 @@ window.tresorApp = { get meeting() { return meeting; } };
 
 $("join-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  $("join").disabled = true;
   $("join-error").textContent = "";
+  if (new TextEncoder().encode($("name").value.trim()).length > MAX_NAME_BYTES) {
+    $("join-error").textContent = `Your name is too long: at most ${MAX_NAME_BYTES} bytes (fewer characters with accents or emoji).`;
+    return;
+  }
+  $("join").disabled = true;
   try {
     let token = hostToken, room, signal = "/signal";
     if (token) {

@@ -88,7 +88,7 @@ ready = (async () => {
 function counters(label, dir, kind) {
   let c = tracks.get(label);
   if (!c) {
-    c = { dir, kind, frames: 0, ok: 0, dropped: 0, unsupported: 0 };
+    c = { dir, kind, frames: 0, ok: 0, dropped: 0, unsupported: 0, empty: 0 };
     tracks.set(label, c);
   }
   return c;
@@ -130,6 +130,14 @@ function transformer(dir, kind, label, participant, keyFrameRequester) {
         return;
       }
       const data = new Uint8Array(frame.data);
+      if (data.length === 0) {
+        // An empty frame (Firefox sends padding-only audio frames) carries
+        // nothing to protect or to forge: pass it on, uncounted as an
+        // error.
+        c.empty++;
+        controller.enqueue(frame);
+        return;
+      }
       const out = dir === "send" ? seal(codec, data) : open(codec, data, participant);
       if (out === null || out.error !== undefined) {
         // Never send a clear frame, never decode a forged one.
