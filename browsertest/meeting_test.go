@@ -213,6 +213,16 @@ func joinAsGuest(t *testing.T, ctx context.Context, url, name, passcode string) 
 	click(t, ctx, "#join")
 }
 
+// removeByID clicks Remove for the participant identity in the host's
+// panel, and again on the confirmation it turns into.
+func removeByID(t *testing.T, host context.Context, id string) {
+	t.Helper()
+	sel := fmt.Sprintf(`[data-remove=%q]`, id)
+	click(t, host, sel)
+	waitFor(t, host, "the removal's confirmation", fmt.Sprintf(`document.querySelector(%q).textContent === "Confirm removal"`, sel), 5*time.Second)
+	click(t, host, sel)
+}
+
 // admitByName clicks Admit in the host's waiting list for the participant
 // shown as name, and returns its identity.
 func admitByName(t *testing.T, host context.Context, name string) string {
@@ -406,7 +416,7 @@ func TestMeetingInterop(t *testing.T) {
 	}
 
 	// 4. Removing Bea changes the security code for everyone left, equally.
-	click(t, host, fmt.Sprintf(`[data-remove=%q]`, beaID))
+	removeByID(t, host, beaID)
 	waitFor(t, bea, "Bea's removal notice", `!document.getElementById("end-screen").hidden && document.getElementById("end-title").textContent.includes("removed")`, 20*time.Second)
 	after := converge(t, "the group after the removal", []context.Context{host, wes}, b, 60*time.Second, func(s []tabState) bool {
 		return len(s[0].Members) == 3

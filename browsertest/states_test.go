@@ -11,7 +11,9 @@ import (
 // TestPageStates: the demo page says what happened (issue 15, "States and
 // errors" 1–3). A refused join keeps the join screen with the reason; the
 // host who reloads is host again; a removed guest sees who removed it and
-// no longer an encryption badge of a meeting it left.
+// no longer an encryption badge of a meeting it left; the host's panel asks
+// to mute, stops a camera, removes after a confirmation and ends the
+// meeting for all.
 func TestPageStates(t *testing.T) {
 	ms := newMeetingServer(t)
 	browser := newBrowser(t, 3*time.Minute)
@@ -63,7 +65,13 @@ func TestPageStates(t *testing.T) {
 	joinAsGuest(t, guest, ms.URL+"/", "Gus", testPasscode)
 	id := admitByName(t, host, "Gus")
 	waitFor(t, guest, "Gus in the group", `document.getElementById("code").textContent.length > 20`, 30*time.Second)
-	click(t, host, `[data-remove="`+id+`"]`)
+	// Host controls: ask to mute, stop the camera.
+	click(t, host, `[data-mute="`+id+`"]`)
+	waitFor(t, guest, "the mute request", `document.getElementById("chat").textContent.includes("asked you to mute your microphone") && document.getElementById("toggle-mic").textContent === "Microphone off"`, 10*time.Second)
+	click(t, host, `[data-stop-camera="`+id+`"]`)
+	waitFor(t, guest, "the stopped camera", `document.getElementById("chat").textContent.includes("stopped your camera") && document.getElementById("toggle-camera").textContent === "Camera off"`, 10*time.Second)
+	screenshot(t, guest, "host-controls")
+	removeByID(t, host, id)
 	waitFor(t, guest, "the removal's message", `!document.getElementById("end-screen").hidden && document.getElementById("end-title").textContent === "You were removed from the meeting"`, 20*time.Second)
 	if got := eval[string](t, guest, `document.getElementById("end-text").textContent`); got != "Hana (host) removed you." {
 		t.Errorf("end text %q", got)
@@ -72,4 +80,10 @@ func TestPageStates(t *testing.T) {
 		t.Errorf("the badge after removal says %q", badge)
 	}
 	screenshot(t, guest, "removed")
+
+	// The host ends the meeting, after confirming.
+	click(t, host, "#end-meeting")
+	waitFor(t, host, "the end's confirmation", `document.getElementById("end-meeting").textContent === "Confirm: end for all"`, 5*time.Second)
+	click(t, host, "#end-meeting")
+	waitFor(t, host, "the meeting ended", `!document.getElementById("end-screen").hidden && document.getElementById("end-title").textContent === "The meeting has ended"`, 10*time.Second)
 }

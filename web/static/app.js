@@ -104,6 +104,7 @@ $("join-form").addEventListener("submit", async (e) => {
   }
 });
 
+const withData = (e, data) => { Object.assign(e.dataset, data); return e; };
 const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
 const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
@@ -162,7 +163,14 @@ function wire(m) {
     if (e.detail.source === "camera") setCamera(false);
     addChat("Tresor", `${m.nameOf(e.detail.by)} asked you to mute your ${e.detail.source}.`);
   });
-  m.addEventListener("track-stopped", (e) => addChat("Tresor", `${m.nameOf(e.detail.by)} stopped your ${e.detail.source}.`));
+  m.addEventListener("track-stopped", (e) => {
+    // Nobody receives it any more: turn it off here too, so the buttons
+    // tell the truth.
+    if (e.detail.source === "camera") setCamera(false);
+    if (e.detail.source === "microphone") setMic(false);
+    if (e.detail.source === "screen" && screenTrack) $("toggle-screen").click();
+    addChat("Tresor", `${m.nameOf(e.detail.by)} stopped your ${e.detail.source}.`);
+  });
   m.addEventListener("removed", (e) => end("You were removed from the meeting", `${m.nameOf(e.detail.by)} removed you.`));
   m.addEventListener("denied", () => end("The host did not let you in", ""));
   m.addEventListener("ended", (e) => end("The meeting has ended", `${m.nameOf(e.detail.by)} ended it for everyone.`));
@@ -348,6 +356,24 @@ $("chat-form").addEventListener("submit", async (e) => {
   }
 });
 
+// Destructive host actions ask once more: the first click turns the button
+// into a confirmation for a few seconds.
+const END = "\u0000end"; // the "End meeting" button's key
+let confirmingRemoval = null;
+let confirmTimer = null;
+function confirmThen(key, act) {
+  clearTimeout(confirmTimer);
+  if (confirmingRemoval === key) {
+    confirmingRemoval = null;
+    act();
+  } else {
+    confirmingRemoval = key;
+    confirmTimer = setTimeout(() => { confirmingRemoval = null; render(); }, 4000);
+  }
+  render();
+}
+$("end-meeting").onclick = () => confirmThen(END, () => meeting.end().catch((err) => addChat("Tresor", "Not ended: " + err.message)));
+
 // Host panel, from the room state.
 function render() {
   const m = meeting;
@@ -355,13 +381,18 @@ function render() {
   const st = m.state;
   const me = m.self;
   renderJoining();
-  $("toggle-screen").disabled = !(me && me.permissions && me.permissions.screen) && !screenTrack;
+  const mayShare = !!(me && me.permissions && me.permissions.screen);
+  if (screenTrack && !mayShare) {
+    // The host took the permission back: stop sharing, and say so.
+    $("toggle-screen").click();
+    addChat("Tresor", "The host no longer allows you to share your screen: sharing stopped.");
+  }
+  $("toggle-screen").disabled = !mayShare && !screenTrack;
   $("toggle-screen").title = $("toggle-screen").disabled ? "The host has not allowed you to share your screen" : "";
   const rec = st.recording || {};
   $("host-panel").hidden = !m.isHost;
   if (!m.isHost) return;
   const waiting = st.waiting || [];
-  const withData = (e, data) => { Object.assign(e.dataset, data); return e; };
   $("waiting-list").replaceChildren(...(waiting.length ? waiting.map((p) => withData(el("li", {},
     el("span", { className: "who", textContent: p.name || p.identity }),
     withData(el("button", { textContent: "Admit", onclick: () => m.admit(p.identity) }), { admit: p.identity }),
@@ -369,12 +400,18 @@ function render() {
   ), { identity: p.identity })) : [el("li", { className: "empty", textContent: "Nobody is waiting." })]));
   const others = (st.participants || []).filter((p) => p.identity !== me.identity);
   $("participant-list").replaceChildren(...others.map((p) => {
-    const screen = el("input", { type: "checkbox", checked: !!(p.permissions && p.permissions.screen), onchange: (e) => m.permit(p.identity, "screen", e.target.checked) });
-    screen.dataset.allowScreen = p.identity;
-    const rm = el("button", { textContent: "Remove", className: "danger", onclick: () => m.remove(p.identity) });
-    rm.dataset.remove = p.identity;
-    return el("li", {}, el("span", { className: "who", textContent: p.name || p.identity }), el("label", { title: "May share the screen" }, screen, " screen"), rm);
+    const screen = withData(el("input", { type: "checkbox", checked: !!(p.permissions && p.permissions.screen), onchange: (e) => m.permit(p.identity, "screen", e.target.checked) }), { allowScreen: p.identity });
+    const confirming = confirmingRemoval === p.identity;
+    const rm = withData(el("button", { textContent: confirming ? "Confirm removal" : "Remove", className: "danger", title: "Remove from the meeting; they cannot rejoin under this identity",
+      onclick: () => confirmThen(p.identity, () => m.remove(p.identity)) }), { remove: p.identity });
+    const mute = withData(el("button", { textContent: "Ask to mute", className: "secondary", title: "Media is end-to-end encrypted: only they can mute themselves",
+      onclick: () => m.askToMute(p.identity, "microphone").catch((err) => addChat("Tresor", "Not asked: " + err.message)) }), { mute: p.identity });
+    const cam = withData(el("button", { textContent: "Stop camera", className: "secondary", title: "The server stops forwarding their camera",
+      onclick: () => m.stopTrack(p.identity, "camera").catch((err) => addChat("Tresor", "Not stopped: " + err.message)) }), { stopCamera: p.identity });
+    return el("li", {}, el("span", { className: "who", textContent: p.name || p.identity }), el("label", { title: "May share the screen" }, screen, " screen"), mute, cam, rm);
   }));
+  $("end-meeting").hidden = !me || me.role !== "host";
+  $("end-meeting").textContent = confirmingRemoval === END ? "Confirm: end for all" : "End meeting for all";
   $("lock").checked = !!st.locked;
   $("record").textContent = rec.requested ? "Stop recording" : "Request recording";
 }
