@@ -67,9 +67,9 @@ func TestPageStates(t *testing.T) {
 	waitFor(t, guest, "Gus in the group", `document.getElementById("code").textContent.length > 20`, 30*time.Second)
 	// Host controls: ask to mute, stop the camera.
 	click(t, host, `[data-mute="`+id+`"]`)
-	waitFor(t, guest, "the mute request", `document.getElementById("chat").textContent.includes("asked you to mute your microphone") && document.getElementById("toggle-mic").textContent === "Microphone off"`, 10*time.Second)
+	waitFor(t, guest, "the mute request", `document.getElementById("chat").textContent.includes("asked you to mute your microphone") && document.getElementById("toggle-mic").getAttribute("aria-pressed") === "false" && document.getElementById("toggle-mic").textContent === "Unmute"`, 10*time.Second)
 	click(t, host, `[data-stop-camera="`+id+`"]`)
-	waitFor(t, guest, "the stopped camera", `document.getElementById("chat").textContent.includes("stopped your camera") && document.getElementById("toggle-camera").textContent === "Camera off"`, 10*time.Second)
+	waitFor(t, guest, "the stopped camera", `document.getElementById("chat").textContent.includes("stopped your camera") && document.getElementById("toggle-camera").getAttribute("aria-pressed") === "false" && document.getElementById("toggle-camera").textContent === "Turn camera on"`, 10*time.Second)
 	screenshot(t, guest, "host-controls")
 	removeByID(t, host, id)
 	waitFor(t, guest, "the removal's message", `!document.getElementById("end-screen").hidden && document.getElementById("end-title").textContent === "You were removed from the meeting"`, 20*time.Second)

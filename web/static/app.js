@@ -219,12 +219,14 @@ async function startMedia() {
 function setMic(on) {
   meeting.mute("microphone", !on);
   $("toggle-mic").setAttribute("aria-pressed", String(on));
-  $("toggle-mic").textContent = on ? "Microphone on" : "Microphone off";
+  $("toggle-mic").textContent = on ? "Mute" : "Unmute";
+  $("toggle-mic").setAttribute("aria-label", on ? "Mute your microphone (it is on)" : "Unmute your microphone (it is off)");
 }
 function setCamera(on) {
   meeting.mute("camera", !on);
   $("toggle-camera").setAttribute("aria-pressed", String(on));
-  $("toggle-camera").textContent = on ? "Camera on" : "Camera off";
+  $("toggle-camera").textContent = on ? "Turn camera off" : "Turn camera on";
+  $("toggle-camera").setAttribute("aria-label", on ? "Turn your camera off (it is on)" : "Turn your camera on (it is off)");
 }
 $("toggle-mic").onclick = () => setMic($("toggle-mic").getAttribute("aria-pressed") !== "true");
 $("toggle-camera").onclick = () => setCamera($("toggle-camera").getAttribute("aria-pressed") !== "true");
