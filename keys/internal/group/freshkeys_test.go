@@ -49,7 +49,7 @@ func forgeCommit(t *testing.T, st *State, rnd io.Reader, list []wire.ProposalOrR
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, joiner, psk, tag, err := f.nextEpoch(a, wf, content, sig, up.commitSecret, up.ps)
+	next, joiner, psk, tag, err := f.nextEpoch(a, f.epoch.Init, f.own, wf, content, sig, up.commitSecret, up.ps)
 	if err != nil {
 		t.Fatal(err)
 	}
