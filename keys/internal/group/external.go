@@ -179,10 +179,9 @@ func JoinExternal(s *suite.Suite, cfg Config, sig *suite.SignaturePrivateKey, cr
 // the key schedule from the init_secret of its ExternalInit (§8.3), and
 // the confirmation tag. Only then is the new epoch installed.
 func (s *State) processExternalCommit(u *framing.Unprotected) (*Processed, error) {
+	// Framing gave a new_member_commit sender only to a PublicMessage: a
+	// PrivateMessage's sender is always a member (§6.3.2).
 	c := &u.Content.Content
-	if u.Content.WireFormat != wire.WireFormatPublicMessage {
-		return nil, fmt.Errorf("%w: external Commit not in a PublicMessage", ErrInvalid)
-	}
 	props, err := s.resolveProposals(c.Sender, c.Commit.Proposals)
 	if err != nil {
 		return nil, err
