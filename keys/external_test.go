@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tresor-dev/tresor/keys/internal/codec"
@@ -393,6 +394,9 @@ func TestJoinExternalRefusesGroupInfo(t *testing.T) {
 			g, cm, err := JoinExternal(bob.id, in, b.cfg())
 			if !errors.Is(err, c.want) || g != nil || cm != nil {
 				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			if strings.Contains(c.name, "external_pub") && !strings.Contains(err.Error(), "external_pub") {
+				t.Fatalf("not refused for its external_pub: %v", err)
 			}
 		})
 	}

@@ -150,8 +150,8 @@ func JoinExternal(s *suite.Suite, cfg Config, sig *suite.SignaturePrivateKey, cr
 	if err != nil {
 		return nil, err
 	}
-	// init_secret has done its one job (joiner_secret); so have these.
-	init.Erase()
+	// joiner_secret and psk_secret have done their job; init_secret is
+	// erased on return (deferred above).
 	joiner.Erase()
 	psk.Erase()
 	pm, err := framing.ProtectPublic(fe, content, wire.FramedContentAuthData{Signature: signature, ConfirmationTag: tag})
