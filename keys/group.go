@@ -29,8 +29,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Authority is the application backend that vouches for members. When
 	// set, every leaf must carry the backend's [Assertion] for this room
-	// and its own signature key: [Join], [Group.Process] and
-	// [Group.CreateCommit] refuse any other (RFC 9420 §5.3.1 leaves
+	// and its own signature key: [Join], [JoinExternal], [Group.Process]
+	// and [Group.CreateCommit] refuse any other (RFC 9420 §5.3.1 leaves
 	// credential validation to the application), and this client's own
 	// [Identity] needs one too ([Identity.SetAssertion]). When nil, names
 	// are self-chosen and no member is [Member.Verified]: the client must
