@@ -20,6 +20,10 @@ import (
 // moved on without b, a's GroupInfo of the current epoch, and b's genuine
 // external Commit (resync) from it, decoded, with b's pending State.
 func externalSetup(t *testing.T) (sts []*State, gi *wire.GroupInfo, commit *wire.MLSMessage, joiner *State) {
+	return externalSetupTB(t)
+}
+
+func externalSetupTB(t testing.TB) (sts []*State, gi *wire.GroupInfo, commit *wire.MLSMessage, joiner *State) {
 	t.Helper()
 	sts, _ = threeMembers(t)
 	a, b, c := sts[0], sts[1], sts[2]
@@ -136,6 +140,10 @@ func TestExternalResyncLeafPlacement(t *testing.T) {
 // reframeExternal frames commit as an external Commit of st's epoch,
 // signed by sig, with the confirmation tag tag.
 func reframeExternal(t *testing.T, st *State, sig *suite.SignaturePrivateKey, commit *wire.Commit, tag []byte) *wire.MLSMessage {
+	return reframeExternalTB(t, st, sig, commit, tag)
+}
+
+func reframeExternalTB(t testing.TB, st *State, sig *suite.SignaturePrivateKey, commit *wire.Commit, tag []byte) *wire.MLSMessage {
 	t.Helper()
 	c := &wire.FramedContent{GroupID: st.gc.GroupID, Epoch: st.gc.Epoch, Sender: wire.Sender{Type: wire.SenderNewMemberCommit},
 		AuthenticatedData: []byte{}, ContentType: wire.ContentCommit, Commit: commit}
@@ -336,4 +344,56 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// FuzzExternalCommit mutates the content of b's genuine external Commit
+// and signs it again with b's key, so that the mutations reach what the
+// members check after the signature: the proposal list, the path, Tresor's
+// resync rule, the key schedule and the confirmation tag. Nothing may
+// panic; every failure is typed and leaves the member unchanged; an
+// accepted Commit must be a resync of b.
+func FuzzExternalCommit(f *testing.F) {
+	var sts []*State
+	var seed []byte
+	setup := func(t testing.TB) {
+		var cm *wire.MLSMessage
+		sts, _, cm, _ = externalSetupTB(t)
+		var err error
+		if seed, err = codec.Marshal(cm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup(f)
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, b, c := sts[0], sts[1], sts[2]
+		var m wire.MLSMessage
+		if err := codec.Unmarshal(data, &m); err != nil {
+			return // the decoder has its own fuzz targets (package wire)
+		}
+		if m.WireFormat == wire.WireFormatPublicMessage &&
+			m.PublicMessage.Content.Sender.Type == wire.SenderNewMemberCommit && m.PublicMessage.Content.Commit != nil {
+			pc := &m.PublicMessage.Content
+			pc.GroupID, pc.Epoch = a.gc.GroupID, a.gc.Epoch
+			m = *reframeExternalTB(t, a, b.sig, pc.Commit, m.PublicMessage.Auth.ConfirmationTag)
+		}
+		before := stateSnapshot(t, c)
+		p, err := c.Process(&m)
+		if err != nil {
+			for _, s := range []error{ErrAuthentication, ErrInvalid, ErrUnsupported, ErrNotMember, codec.ErrMalformed,
+				framing.ErrAuthentication, framing.ErrInvalid, framing.ErrWrongEpoch, framing.ErrWrongGroup} {
+				if errors.Is(err, s) {
+					if !bytes.Equal(before, stateSnapshot(t, c)) {
+						t.Fatal("state changed by a rejected Commit")
+					}
+					return
+				}
+			}
+			t.Fatalf("untyped error: %v", err)
+		}
+		if !p.External || len(p.Removed) != 1 || p.Removed[0] != 1 {
+			t.Fatalf("accepted a Commit that is no resync of b: %+v", p)
+		}
+		setup(t)
+	})
 }

@@ -81,7 +81,7 @@ func signedProposal(t *testing.T, st *State, p *wire.Proposal) *wire.MLSMessage 
 	return reencode(t, &wire.MLSMessage{Version: wire.MLS10, WireFormat: wire.WireFormatPublicMessage, PublicMessage: pm})
 }
 
-func reencode(t *testing.T, m *wire.MLSMessage) *wire.MLSMessage {
+func reencode(t testing.TB, m *wire.MLSMessage) *wire.MLSMessage {
 	t.Helper()
 	enc, err := codec.Marshal(m)
 	if err != nil {
