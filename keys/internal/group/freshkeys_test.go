@@ -95,7 +95,7 @@ func reencode(t testing.TB, m *wire.MLSMessage) *wire.MLSMessage {
 }
 
 // stateSnapshot is what a rejected message must leave unchanged.
-func stateSnapshot(t *testing.T, st *State) []byte {
+func stateSnapshot(t testing.TB, st *State) []byte {
 	t.Helper()
 	rt := st.tree.RatchetTree()
 	enc, err := codec.Marshal(&rt)
