@@ -21,11 +21,17 @@ type benchGroup struct {
 	n    int
 	ids  []*Identity
 	a, b *Group
+	cfg  *Config // nil, or the members' vouched configuration
+}
+
+type benchKey struct {
+	n       int
+	vouched bool
 }
 
 var (
 	benchMu     sync.Mutex
-	benchGroups = map[int]*benchGroup{}
+	benchGroups = map[benchKey]*benchGroup{}
 )
 
 // getBenchGroup builds (once per size) a group whose tree is in the steady
@@ -34,24 +40,38 @@ var (
 // unmerged. Commits from the members whose states the benchmark does not
 // keep are made by a copy of A's state acting for them
 // (group.State.TestingOnlyImpersonate); A and B process each one.
-func getBenchGroup(b *testing.B, n int) *benchGroup {
+func getBenchGroup(b *testing.B, n int) *benchGroup { return getBenchGroupCfg(b, n, false) }
+
+// getBenchGroupCfg is getBenchGroup, with every member vouched for by a
+// test backend and checked under its Authority if vouched is set.
+func getBenchGroupCfg(b *testing.B, n int, vouched bool) *benchGroup {
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	if g := benchGroups[n]; g != nil {
+	key := benchKey{n, vouched}
+	if g := benchGroups[key]; g != nil {
 		return g
 	}
 	g := &benchGroup{n: n, ids: make([]*Identity, n)}
+	var bk *backend
+	if vouched {
+		bk = newBackend(b)
+		g.cfg = bk.cfg()
+	}
 	for i := range g.ids {
-		g.ids[i] = newIdentity(b, fmt.Sprintf("member-%d", i))
+		if vouched {
+			g.ids[i] = bk.vouch(b, fmt.Sprintf("member-%d", i))
+		} else {
+			g.ids[i] = newIdentity(b, fmt.Sprintf("member-%d", i))
+		}
 	}
 	var err error
-	if g.a, err = NewGroup(g.ids[0], nil); err != nil {
+	if g.a, err = NewGroup(g.ids[0], g.cfg); err != nil {
 		b.Fatal(err)
 	}
 	var add [][]byte
 	var kp1 *KeyPackage
 	for i := 1; i < n; i++ {
-		kp := keyPackage(b, g.ids[i])
+		kp := keyPackageCfg(b, g.ids[i], g.cfg)
 		if i == 1 {
 			kp1 = kp
 		}
@@ -64,7 +84,7 @@ func getBenchGroup(b *testing.B, n int) *benchGroup {
 	if err := g.a.MergePendingCommit(); err != nil {
 		b.Fatal(err)
 	}
-	if g.b, err = Join(g.ids[1], kp1, c.Welcome, nil); err != nil {
+	if g.b, err = Join(g.ids[1], kp1, c.Welcome, g.cfg); err != nil {
 		b.Fatal(err)
 	}
 	for l := 1; l < n; l += 2 {
@@ -93,8 +113,55 @@ func getBenchGroup(b *testing.B, n int) *benchGroup {
 	if g.a.Epoch() != g.b.Epoch() || len(g.a.Members()) != n {
 		b.Fatal("bench group out of step")
 	}
-	benchGroups[n] = g
+	benchGroups[key] = g
 	return g
+}
+
+// BenchmarkResync measures a resync (RFC 9420 §12.4.3.2) in a vouched
+// group of N=20: B, which lost its state, creates an external Commit from
+// A's GroupInfo (JoinExternal: the GroupInfo's checks, every leaf's
+// assertion among them, ExternalInit, the UpdatePath), and A processes it.
+// Each iteration runs the whole resync; the sub-benchmark times one side.
+func BenchmarkResync(b *testing.B) {
+	const n = 20
+	for _, side := range []string{"JoinExternal", "Process"} {
+		b.Run(fmt.Sprintf("%s/N=%d", side, n), func(b *testing.B) {
+			g := getBenchGroupCfg(b, n, true)
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				b.StopTimer()
+				gi, err := g.a.GroupInfo()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if side == "JoinExternal" {
+					b.StartTimer()
+				}
+				nb, c, err := JoinExternal(g.ids[1], gi, g.cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				size = len(c.Message)
+				if side == "Process" {
+					b.StartTimer()
+				}
+				m := mustProcess(b, g.a, c.Message)
+				b.StopTimer()
+				if !m.External {
+					b.Fatal("not an external Commit")
+				}
+				if err := nb.MergePendingCommit(); err != nil {
+					b.Fatal(err)
+				}
+				g.b.Close()
+				g.b = nb
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(size), "commit-bytes")
+		})
+	}
 }
 
 // BenchmarkCommitRemove measures A creating a Commit that removes one

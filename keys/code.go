@@ -42,7 +42,7 @@ const (
 // (The 12-digit code of v1 fell to 2^20 Commits, minutes on a laptop.)
 func (g *Group) SecurityCode() (string, error) {
 	if !g.Active() {
-		return "", fmt.Errorf("%w: removed from the group", ErrNotMember)
+		return "", g.errInactive()
 	}
 	b, err := defaultSuite().ExpandWithLabel(g.st.EpochAuthenticator(), securityCodeLabel, nil, SecurityCodeGroups*securityCodeChunk)
 	if err != nil {

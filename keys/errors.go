@@ -37,7 +37,7 @@ var (
 	// §7.2, …). Drop it and distrust its sender.
 	ErrInvalid = errors.New("keys: invalid message")
 	// ErrUnsupported: a valid MLS feature Tresor does not implement
-	// (other cipher suites, ReInit, external commits, PSKs it does not
+	// (other cipher suites, ReInit, external senders, PSKs it does not
 	// hold).
 	ErrUnsupported = errors.New("keys: unsupported feature")
 	// ErrPendingCommit: CreateCommit while a Commit is pending, or

@@ -149,3 +149,71 @@ func FuzzParseAssertion(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJoinExternal feeds arbitrary bytes as a GroupInfo to JoinExternal,
+// seeded with genuine GroupInfos of a vouched group (bob's resync) and of
+// an unvouched one: nothing may panic, every failure is typed, and a
+// GroupInfo that is accepted yields a pending, inactive Group and a Commit.
+func FuzzJoinExternal(f *testing.F) {
+	b, alice, bob, _ := vouchedTrio(f)
+	f.Add(groupInfo(f, alice.g))
+	f.Add(groupInfo(f, bob.g)) // the previous epoch's
+	plain := newTestGroup(f, "dora", "emil")
+	f.Add(groupInfo(f, plain[0].g))
+	cfg := b.cfg()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, c, err := JoinExternal(bob.id, data, cfg)
+		if err != nil {
+			if !typed(err) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			if g != nil || c != nil {
+				t.Fatal("a Group or Commit with an error")
+			}
+			return
+		}
+		if g.Active() || !g.HasPendingCommit() || len(c.Message) == 0 {
+			t.Fatal("accepted GroupInfo without a pending external join")
+		}
+		g.Close()
+	})
+}
+
+// FuzzProcessExternal gives mutations of a genuine external Commit (bob's
+// resync) to a member: nothing may panic, every failure is typed and
+// leaves the member's state unchanged; an accepted Commit is one that
+// resyncs bob (the members' rule), after which the group starts over.
+func FuzzProcessExternal(f *testing.F) {
+	var alice, carol *member
+	var commit []byte
+	setup := func(t testing.TB) {
+		var b *backend
+		var bob *member
+		b, alice, bob, carol = vouchedTrio(t)
+		_, c, err := JoinExternal(bob.id, groupInfo(t, alice.g), b.cfg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit = c.Message
+	}
+	setup(f)
+	f.Add(commit)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		before := snap(t, carol.g)
+		m, err := carol.g.Process(data)
+		if err != nil {
+			if !typed(err) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			if !snap(t, carol.g).equal(before) {
+				t.Fatal("state changed by a rejected message")
+			}
+			return
+		}
+		if m.Kind == KindCommit && (!m.External || len(m.Removed) != 1 || len(m.Added) != 1 ||
+			m.Removed[0].Identity != m.Added[0].Identity || !m.Added[0].Verified) {
+			t.Fatalf("accepted a Commit that is no resync: %+v", m)
+		}
+		setup(t)
+	})
+}

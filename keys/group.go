@@ -29,8 +29,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Authority is the application backend that vouches for members. When
 	// set, every leaf must carry the backend's [Assertion] for this room
-	// and its own signature key: [Join], [Group.Process] and
-	// [Group.CreateCommit] refuse any other (RFC 9420 §5.3.1 leaves
+	// and its own signature key: [Join], [JoinExternal], [Group.Process]
+	// and [Group.CreateCommit] refuse any other (RFC 9420 §5.3.1 leaves
 	// credential validation to the application), and this client's own
 	// [Identity] needs one too ([Identity.SetAssertion]). When nil, names
 	// are self-chosen and no member is [Member.Verified]: the client must
@@ -127,10 +127,34 @@ func NewGroup(id *Identity, cfg *Config) (*Group, error) {
 
 // Join joins a group from a Welcome (an MLSMessage, RFC 9420 §12.4.3.1)
 // addressed to kp, which must carry the ratchet_tree extension (Tresor
-// committers always include it). It checks the tree (§7.9.2, §12.4.3.1),
-// the GroupInfo's signature and confirmation tag, and the path secret. On
-// success kp is used up. cfg may be nil.
+// committers always include it; see [JoinWithRatchetTree] otherwise). It
+// checks the tree (§7.9.2, §12.4.3.1), the GroupInfo's signature and
+// confirmation tag, and the path secret. On success kp is used up. cfg may
+// be nil.
 func Join(id *Identity, kp *KeyPackage, welcome []byte, cfg *Config) (*Group, error) {
+	return join(id, kp, welcome, nil, cfg)
+}
+
+// JoinWithRatchetTree is [Join] for a Welcome without the ratchet_tree
+// extension: the tree comes out of band (RFC 9420 §12.4.3.3: "the client
+// MUST download the tree before processing the Welcome"), for instance
+// from a cache of the delivery service, encoded as the extension's data
+// (optional<Node> ratchet_tree<V>, what [Group.RatchetTree] returns). The
+// source of the tree need not be trusted: Join checks it against the tree
+// hash of the signed GroupInfo, and validates it as it validates a tree in
+// the Welcome. A Welcome that carries a tree as well is refused.
+func JoinWithRatchetTree(id *Identity, kp *KeyPackage, welcome, ratchetTree []byte, cfg *Config) (*Group, error) {
+	var rt wire.RatchetTree
+	if err := codec.Unmarshal(ratchetTree, &rt); err != nil {
+		return nil, fmt.Errorf("%w: ratchet tree: %v", ErrMalformed, err)
+	}
+	if rt == nil {
+		rt = wire.RatchetTree{}
+	}
+	return join(id, kp, welcome, rt, cfg)
+}
+
+func join(id *Identity, kp *KeyPackage, welcome []byte, rt wire.RatchetTree, cfg *Config) (*Group, error) {
 	if id == nil || kp == nil {
 		return nil, errNilIdentity
 	}
@@ -148,7 +172,7 @@ func Join(id *Identity, kp *KeyPackage, welcome []byte, cfg *Config) (*Group, er
 	if m.WireFormat != wire.WireFormatWelcome {
 		return nil, fmt.Errorf("%w: wire format %d is not a Welcome", ErrMalformed, m.WireFormat)
 	}
-	st, err := group.Join(defaultSuite(), c.internal(), id.key, kp.kp, kp.secrets, m.Welcome, nil)
+	st, err := group.Join(defaultSuite(), c.internal(), id.key, kp.kp, kp.secrets, m.Welcome, rt)
 	if err != nil {
 		return nil, classify("join", err)
 	}
@@ -161,20 +185,76 @@ func Join(id *Identity, kp *KeyPackage, welcome []byte, cfg *Config) (*Group, er
 	return &Group{id: id, cfg: c, st: st}, nil
 }
 
+// JoinExternal joins, or rejoins, a group by an external Commit (RFC 9420
+// §12.4.3.2) from groupInfo, an MLSMessage carrying a GroupInfo with the
+// ratchet_tree and external_pub extensions ([Group.GroupInfo] makes one).
+// It is how a client that lost its state, or missed a Commit, resyncs: its
+// members accept an external Commit only if it replaces the joiner's own
+// old leaf (see the package documentation, "Resync").
+//
+// JoinExternal first checks the GroupInfo as [Join] checks a Welcome's: the
+// signature by the member at its signer leaf, the tree's validity (§7.9.2,
+// §12.4.3.1) and hash, and with [Config.Authority] that every leaf is
+// vouched for. It then builds the Commit, sent as a PublicMessage from
+// sender new_member_commit (§6) with no membership tag:
+//
+//	proposals: ExternalInit{kem_output}       kem_output, ctx = SetupBaseS(external_pub, "")
+//	           Remove{old leaf}               if a leaf names id's identity (§12.2)
+//	path:      UpdatePath from id's new leaf  the leftmost blank leaf (§12.4.2)
+//	init_secret = ctx.export("MLS 1.0 external init secret", KDF.Nh)   (§8.3)
+//
+// and the confirmation tag of the new epoch. The returned Group is not a
+// member yet ([Group.Active] is false): send Commit.Message to the
+// delivery service and call [Group.MergePendingCommit] once it is
+// accepted; if it is not (the group moved on), call
+// [Group.ClearPendingCommit] or [Group.Close] and try again from a newer
+// GroupInfo. cfg may be nil.
+func JoinExternal(id *Identity, groupInfo []byte, cfg *Config) (*Group, *Commit, error) {
+	if id == nil {
+		return nil, nil, errNilIdentity
+	}
+	c := cfg.orDefault()
+	if err := c.checkOwn(id); err != nil {
+		return nil, nil, err
+	}
+	var m wire.MLSMessage
+	if err := codec.Unmarshal(groupInfo, &m); err != nil {
+		return nil, nil, fmt.Errorf("%w: GroupInfo: %v", ErrMalformed, err)
+	}
+	if m.WireFormat != wire.WireFormatGroupInfo {
+		return nil, nil, fmt.Errorf("%w: wire format %d is not a GroupInfo", ErrMalformed, m.WireFormat)
+	}
+	st, err := group.JoinExternal(defaultSuite(), c.internal(), id.key, id.credential(), m.GroupInfo, nil)
+	if err != nil {
+		return nil, nil, classify("join external", err)
+	}
+	g := &Group{id: id, cfg: c, st: st}
+	return g, &Commit{Message: bytes.Clone(st.Pending().Commit), Epoch: g.Epoch() + 1}, nil
+}
+
 // GroupID returns the group's ID.
 func (g *Group) GroupID() []byte { return bytes.Clone(g.st.GroupContext().GroupID) }
 
 // Epoch returns the current epoch number (RFC 9420 §8.1).
 func (g *Group) Epoch() uint64 { return g.st.GroupContext().Epoch }
 
-// Active reports whether this client is still a member. It is false once a
-// Commit removed it; the Group then holds no secrets.
-func (g *Group) Active() bool { return !g.st.Removed() }
+// Active reports whether this client is a member. It is false once a
+// Commit removed it, the Group then holding no secrets, and for a Group of
+// [JoinExternal] until its Commit is merged.
+func (g *Group) Active() bool { return !g.st.Removed() && !g.st.Joining() }
+
+// errInactive is the error of a Group that is not [Group.Active].
+func (g *Group) errInactive() error {
+	if g.st.Joining() {
+		return fmt.Errorf("%w: external Commit not merged", ErrNotMember)
+	}
+	return fmt.Errorf("%w: removed from the group", ErrNotMember)
+}
 
 // Self returns this client's member entry.
 func (g *Group) Self() Member {
 	l := g.st.OwnLeaf()
-	if ln := g.st.Tree().Leaf(l); ln != nil {
+	if ln := g.st.Tree().Leaf(l); ln != nil && !g.st.Joining() {
 		return g.cfg.policy().member(uint32(l), ln)
 	}
 	return Member{Leaf: uint32(l), Identity: g.id.name, Name: g.id.name, SignatureKey: g.id.PublicKey()}
@@ -284,6 +364,12 @@ type Message struct {
 	// Added and Removed are the members a Commit added and removed.
 	// If Removed holds this client, the Group is no longer Active.
 	Added, Removed []Member
+	// External is set for an external Commit (RFC 9420 §12.4.3.2): a
+	// member that lost its state rejoined. Members accept one only as
+	// such a resync, so Added then holds the rejoined member (its new
+	// leaf, also the Sender) and Removed its old leaf, both of the same
+	// Identity; its keys changed, and so does the security code.
+	External bool
 }
 
 // Process authenticates and applies a handshake or application message of
@@ -307,7 +393,7 @@ func (g *Group) Process(msg []byte) (*Message, error) {
 
 func (g *Group) process(msg []byte) (*Message, error) {
 	if !g.Active() {
-		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+		return nil, g.errInactive()
 	}
 	var m wire.MLSMessage
 	if err := codec.Unmarshal(msg, &m); err != nil {
@@ -319,8 +405,11 @@ func (g *Group) process(msg []byte) (*Message, error) {
 	if err != nil {
 		return nil, classify("process", err)
 	}
-	out := &Message{Kind: MessageKind(p.Kind), Data: p.Data}
-	if ln := before.Leaf(p.Sender); ln != nil {
+	out := &Message{Kind: MessageKind(p.Kind), Data: p.Data, External: p.External}
+	if p.External {
+		// The joiner was not in the tree before its Commit.
+		out.Sender = g.member(uint32(p.Sender))
+	} else if ln := before.Leaf(p.Sender); ln != nil {
 		out.Sender = g.cfg.policy().member(uint32(p.Sender), ln)
 	}
 	for _, l := range p.Removed {
@@ -345,15 +434,46 @@ func (g *Group) Seal(data []byte) ([]byte, error) {
 	return out, nil
 }
 
-// GroupInfo returns a signed GroupInfo of the current epoch with the
-// ratchet_tree extension, as an MLSMessage (RFC 9420 §12.4.3).
+// GroupInfo returns a GroupInfo of the current epoch (RFC 9420 §12.4.3),
+// as an MLSMessage signed by this member, from which a client can rejoin
+// with [JoinExternal] and nothing else: it carries the ratchet_tree
+// extension (§12.4.3.3) and the external_pub extension (§12.4.3.2), the
+// public key of the epoch's external key pair (§8.3), derived from
+// external_secret.
+//
+// It is public material, meant for the delivery service to keep and hand
+// out; it holds no secret, but it reveals what Commits as PrivateMessages
+// hide: the group ID, the epoch, the whole roster (every leaf's credential,
+// with the backend's Assertion naming identity, display name and room, and
+// its signature and encryption keys), the group's extensions and the
+// confirmed transcript hash and confirmation tag (which bind it to the
+// group's history, not to a secret). Anyone holding it can encrypt an
+// init_secret to the group (external_pub); the members accept the
+// resulting Commit only as a resync of a vouched member (package
+// documentation, "Resync"), so it cannot be used to add anyone.
 func (g *Group) GroupInfo() ([]byte, error) {
 	if !g.Active() {
-		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+		return nil, g.errInactive()
 	}
 	out, err := g.st.GroupInfo()
 	if err != nil {
 		return nil, classify("group info", err)
+	}
+	return out, nil
+}
+
+// RatchetTree returns the current epoch's ratchet tree as the ratchet_tree
+// extension encodes it (RFC 9420 §12.4.3.3), for a joiner whose Welcome
+// lacks the extension ([JoinWithRatchetTree]). The tree is public: leaf
+// credentials and public keys, as in [Group.GroupInfo].
+func (g *Group) RatchetTree() ([]byte, error) {
+	if !g.Active() {
+		return nil, g.errInactive()
+	}
+	rt := g.st.Tree().RatchetTree()
+	out, err := codec.Marshal(&rt)
+	if err != nil {
+		return nil, classify("ratchet tree", err)
 	}
 	return out, nil
 }

@@ -77,7 +77,7 @@ func KID(leaf uint32, epoch uint64) uint64 {
 // implementation keyed from the same MLS group reads Tresor's media.
 func (g *Group) SFrameKeys() (*EpochKeys, error) {
 	if !g.Active() {
-		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+		return nil, g.errInactive()
 	}
 	base, err := g.st.Export(sframeExporterLabel, nil, uint16(defaultSuite().Nk()))
 	if err != nil {

@@ -74,8 +74,8 @@ func (s *State) MergePending() error {
 // forward secrecy and post-compromise security for the committer. It
 // returns the pending Commit; the State does not change until MergePending.
 func (s *State) CreateCommit(adds []*wire.KeyPackage, removes []treemath.LeafIndex) (*Pending, error) {
-	if s.removed {
-		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+	if err := s.notMember(); err != nil {
+		return nil, err
 	}
 	if s.pending != nil {
 		return nil, fmt.Errorf("%w: a Commit is already pending", ErrPendingCommit)
@@ -142,7 +142,7 @@ func (s *State) CreateCommit(adds []*wire.KeyPackage, removes []treemath.LeafInd
 	if err != nil {
 		return nil, err
 	}
-	next, joiner, psk, tag, err := s.nextEpoch(a, wf, content, sig, up.commitSecret, up.ps)
+	next, joiner, psk, tag, err := s.nextEpoch(a, s.epoch.Init, s.own, wf, content, sig, up.commitSecret, up.ps)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +183,10 @@ func (s *State) CreateCommit(adds []*wire.KeyPackage, removes []treemath.LeafInd
 //	joiner_secret = ExpandWithLabel(Extract(init_secret[n], commit_secret), "joiner", GC[n+1])
 //	confirmation_tag = MAC(confirmation_key[n+1], confirmed_transcript_hash[n+1])
 //
-// The current epoch is not touched.
-func (s *State) nextEpoch(a *applied, wf wire.WireFormat, content *wire.FramedContent, sig, commitSecret []byte, ps *tree.PathSecrets) (*newEpoch, *schedule.JoinerSecret, *schedule.PSKSecret, []byte, error) {
+// init is init_secret[n], the current epoch's, or for an external Commit
+// the one its ExternalInit proposal carries (§8.3); own is this member's
+// leaf in the new epoch. The current epoch is not touched.
+func (s *State) nextEpoch(a *applied, init *schedule.InitSecret, own treemath.LeafIndex, wf wire.WireFormat, content *wire.FramedContent, sig, commitSecret []byte, ps *tree.PathSecrets) (*newEpoch, *schedule.JoinerSecret, *schedule.PSKSecret, []byte, error) {
 	in, err := wire.ConfirmedTranscriptHashInput(wf, content, sig)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("mls group: ConfirmedTranscriptHashInput: %w", err)
@@ -193,7 +195,7 @@ func (s *State) nextEpoch(a *applied, wf wire.WireFormat, content *wire.FramedCo
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("mls group: tree hash: %w", err)
 	}
-	n := &newEpoch{tree: a.tree, ps: ps, own: s.own}
+	n := &newEpoch{tree: a.tree, ps: ps, own: own}
 	n.gc = wire.GroupContext{Version: wire.MLS10, CipherSuite: s.gc.CipherSuite, GroupID: s.gc.GroupID,
 		Epoch: s.gc.Epoch + 1, TreeHash: th, ConfirmedTranscriptHash: schedule.ConfirmedTranscriptHash(s.suite, s.interim, in),
 		Extensions: a.extensions}
@@ -204,7 +206,7 @@ func (s *State) nextEpoch(a *applied, wf wire.WireFormat, content *wire.FramedCo
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	joiner, err := s.epoch.Init.Joiner(commitSecret, n.gcBytes)
+	joiner, err := init.Joiner(commitSecret, n.gcBytes)
 	if err != nil {
 		psk.Erase()
 		return nil, nil, nil, nil, fmt.Errorf("mls group: joiner_secret: %w", err)
@@ -233,14 +235,16 @@ func (s *State) nextEpoch(a *applied, wf wire.WireFormat, content *wire.FramedCo
 // new member its GroupSecrets encrypted to its KeyPackage's init key, with
 // the path secret of the lowest node its leaf shares with the committer's.
 func (s *State) welcome(next *newEpoch, a *applied, tag []byte, joiner *schedule.JoinerSecret, psk *schedule.PSKSecret, up *pathResult) ([]byte, error) {
-	rt := next.tree.RatchetTree()
-	rtBytes, err := codec.Marshal(&rt)
-	if err != nil {
-		return nil, fmt.Errorf("mls group: ratchet_tree: %w", err)
+	exts := []wire.Extension{}
+	if !s.cfg.RatchetTreeOutOfBand {
+		rt := next.tree.RatchetTree()
+		rtBytes, err := codec.Marshal(&rt)
+		if err != nil {
+			return nil, fmt.Errorf("mls group: ratchet_tree: %w", err)
+		}
+		exts = append(exts, wire.Extension{Type: wire.ExtensionRatchetTree, Data: rtBytes})
 	}
-	gi := &wire.GroupInfo{GroupContext: next.gc,
-		Extensions:      []wire.Extension{{Type: wire.ExtensionRatchetTree, Data: rtBytes}},
-		ConfirmationTag: tag, Signer: uint32(s.own)}
+	gi := &wire.GroupInfo{GroupContext: next.gc, Extensions: exts, ConfirmationTag: tag, Signer: uint32(s.own)}
 	if err := SignGroupInfo(s.suite, gi, s.sig); err != nil {
 		return nil, err
 	}
@@ -294,20 +298,43 @@ func (s *State) welcome(next *newEpoch, a *applied, tag []byte, joiner *schedule
 	return out, nil
 }
 
-// GroupInfo returns a signed GroupInfo of the current epoch with the
-// ratchet_tree extension (RFC 9420 §12.4.3), as an MLSMessage.
+// GroupInfo returns a signed GroupInfo of the current epoch, as an
+// MLSMessage, with everything an external joiner needs (RFC 9420 §12.4.3,
+// §12.4.3.2): the ratchet_tree extension (§12.4.3.3) and the external_pub
+// extension, the public half of the external key pair (§8.3):
+//
+//	external_priv, external_pub = KEM.DeriveKeyPair(external_secret)
+//
+// The private half is derived again only to open an ExternalInit, and
+// erased at once.
 func (s *State) GroupInfo() ([]byte, error) {
+	if err := s.notMember(); err != nil {
+		return nil, err
+	}
 	rt := s.tree.RatchetTree()
 	rtBytes, err := codec.Marshal(&rt)
 	if err != nil {
 		return nil, fmt.Errorf("mls group: ratchet_tree: %w", err)
+	}
+	ext, err := s.epoch.ExternalKeyPair()
+	if err != nil {
+		return nil, fmt.Errorf("mls group: external key pair: %w", err)
+	}
+	pub := wire.ExternalPub{ExternalPub: wire.HPKEPublicKey(ext.Public())}
+	ext.Erase()
+	pubBytes, err := codec.Marshal(&pub)
+	if err != nil {
+		return nil, fmt.Errorf("mls group: external_pub: %w", err)
 	}
 	tag, err := s.epoch.ConfirmationTag(s.gc.ConfirmedTranscriptHash)
 	if err != nil {
 		return nil, fmt.Errorf("mls group: confirmation tag: %w", err)
 	}
 	gi := &wire.GroupInfo{GroupContext: s.gc,
-		Extensions:      []wire.Extension{{Type: wire.ExtensionRatchetTree, Data: rtBytes}},
+		Extensions: []wire.Extension{
+			{Type: wire.ExtensionRatchetTree, Data: rtBytes},
+			{Type: wire.ExtensionExternalPub, Data: pubBytes},
+		},
 		ConfirmationTag: tag, Signer: uint32(s.own)}
 	if err := SignGroupInfo(s.suite, gi, s.sig); err != nil {
 		return nil, err
@@ -333,6 +360,10 @@ type Processed struct {
 	Data []byte
 	// Removed and Added list the leaves a Commit removed and added.
 	Removed, Added []treemath.LeafIndex
+	// External is set for an external Commit (sender new_member_commit):
+	// Sender and Added are then the joiner's new leaf, and Removed its
+	// old one.
+	External bool
 }
 
 // Process authenticates and applies a PublicMessage or PrivateMessage of
@@ -344,8 +375,8 @@ type Processed struct {
 // A Commit from another member supersedes this member's pending Commit
 // (the delivery service chose the other one), which is then discarded.
 func (s *State) Process(m *wire.MLSMessage) (*Processed, error) {
-	if s.removed {
-		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+	if err := s.notMember(); err != nil {
+		return nil, err
 	}
 	u, err := framing.Unprotect(s.framingEpoch(), m, s.memberKey)
 	if err != nil {
@@ -367,6 +398,9 @@ func (s *State) Process(m *wire.MLSMessage) (*Processed, error) {
 			return nil, err
 		}
 		return &Processed{Kind: KindProposal, Sender: sender}, nil
+	}
+	if c.Sender.Type == wire.SenderNewMemberCommit {
+		return s.processExternalCommit(u)
 	}
 	return s.processCommit(u)
 }
@@ -412,7 +446,7 @@ func (s *State) processCommit(u *framing.Unprotected) (*Processed, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.applyProposals(committer, props)
+	a, err := s.applyProposals(c.Sender, props)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +483,7 @@ func (s *State) processCommit(u *framing.Unprotected) (*Processed, error) {
 		s.tree, s.removed, s.proposals = a.tree, true, nil
 		return out, nil
 	}
-	next, joiner, psk, _, err := s.nextEpoch(a, u.Content.WireFormat, c, u.Content.Auth.Signature, pr.commitSecret, pr.ps)
+	next, joiner, psk, _, err := s.nextEpoch(a, s.epoch.Init, s.own, u.Content.WireFormat, c, u.Content.Auth.Signature, pr.commitSecret, pr.ps)
 	if err != nil {
 		pr.erase()
 		return nil, err
@@ -479,7 +513,7 @@ func (s *State) resolveAndApply(committer wire.Sender, list []wire.ProposalOrRef
 	if err != nil {
 		return nil, err
 	}
-	return s.applyProposals(treemath.LeafIndex(committer.LeafIndex), props)
+	return s.applyProposals(committer, props)
 }
 
 // Seal encrypts application data as a PrivateMessage of the current epoch
@@ -487,8 +521,8 @@ func (s *State) resolveAndApply(committer wire.Sender, list []wire.ProposalOrRef
 // received in this epoch wait for a Commit (RFC 9420 §12.4: a member "MUST
 // send a Commit message before sending application data").
 func (s *State) Seal(data, authenticatedData []byte) ([]byte, error) {
-	if s.removed {
-		return nil, fmt.Errorf("%w: removed from the group", ErrNotMember)
+	if err := s.notMember(); err != nil {
+		return nil, err
 	}
 	if len(s.proposals) > 0 {
 		return nil, fmt.Errorf("%w: %d received", ErrPendingProposals, len(s.proposals))

@@ -68,3 +68,44 @@ func (c *Config) checkMembers(old, next *tree.Tree, added []treemath.LeafIndex) 
 	})
 	return err
 }
+
+// sameIdentity reports whether two credentials name the same identity:
+// the one cfg.Credentials returns, or without a policy the same credential
+// (type and identity bytes).
+func (c *Config) sameIdentity(a, b *wire.Credential) bool {
+	if c.Credentials == nil {
+		return a.Type == b.Type && bytes.Equal(a.Identity, b.Identity)
+	}
+	return c.Credentials.Identity(a) == c.Credentials.Identity(b)
+}
+
+// checkResync is the rule by which members accept an external Commit
+// (RFC 9420 §12.4.3.2 lets an application restrict them; Tresor accepts
+// only the "resync" flavor): it must remove exactly one member, removed,
+// the leaves the Commit removes from old, and the joiner's leaf node must
+// name that member's identity. RFC 9420 §12.2 requires of such a leaf node
+// what an Update of the removed leaf requires: "the credential in the
+// LeafNode MUST present a set of identifiers that is acceptable to the
+// application for the removed participant", and (§7.3) an encryption key
+// other than the removed leaf's.
+//
+// So a joiner without a leaf in the group (a plain external join), or
+// one that removes someone else, is refused: whoever holds a GroupInfo,
+// the delivery service included, can bring no one in by external Commit,
+// only let a member who lost its state take its own place again.
+func (c *Config) checkResync(old *tree.Tree, removed []treemath.LeafIndex, joiner *wire.LeafNode) error {
+	if len(removed) != 1 {
+		return fmt.Errorf("%w: an external Commit must remove the joiner's old leaf, and only it (it removes %d)", ErrInvalid, len(removed))
+	}
+	prev := old.Leaf(removed[0])
+	if prev == nil {
+		return fmt.Errorf("%w: external Commit removes blank leaf %d", ErrInvalid, removed[0])
+	}
+	if !c.sameIdentity(&prev.Credential, &joiner.Credential) {
+		return fmt.Errorf("%w: external Commit removes leaf %d, of another identity than the joiner's", ErrInvalid, removed[0])
+	}
+	if bytes.Equal(prev.EncryptionKey, joiner.EncryptionKey) {
+		return fmt.Errorf("%w: external joiner keeps the encryption key of leaf %d", ErrInvalid, removed[0])
+	}
+	return nil
+}

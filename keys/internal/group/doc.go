@@ -23,13 +23,19 @@
 //
 // Scope: members' Commits with Add, Update (by reference), Remove,
 // PreSharedKey (external PSKs the member holds, resumption PSKs of the last
-// Config.ResumptionPSKs epochs) and GroupContextExtensions proposals. Not
-// supported (ErrUnsupported): external senders and external Commits, ReInit,
-// branching. Tresor's own Commits always carry an UpdatePath, and their
-// Welcomes the ratchet_tree extension.
+// Config.ResumptionPSKs epochs) and GroupContextExtensions proposals.
+// External Commits (§12.4.3.2, external.go): JoinExternal creates one from
+// a GroupInfo (with external_pub, §8.3), and members accept one only as a
+// resync, the application's restriction §12.4.3.2 allows: it must remove
+// exactly one leaf, of the joiner's own identity (Config.checkResync).
+// Not supported (ErrUnsupported): external senders, ReInit, branching.
+// Tresor's own Commits always carry an UpdatePath, and their Welcomes the
+// ratchet_tree extension unless Config.RatchetTreeOutOfBand.
 //
 // Conformance: passive_vectors_test.go runs every suite-1 entry of
 // passive-client-welcome.json, passive-client-handling-commit.json and
 // passive-client-random.json; welcome_vectors_test.go the suite-1 entry of
-// welcome.json.
+// welcome.json. No published vector holds an external Commit (every
+// Commit in the passive-client files is a member's PublicMessage);
+// external_test.go tests them.
 package group

@@ -14,7 +14,7 @@ var (
 	// ErrNotForUs means a Welcome holds no secrets for our KeyPackage.
 	ErrNotForUs = errors.New("mls group: Welcome is not for this KeyPackage")
 	// ErrUnsupported means a valid feature this implementation does not
-	// support (external PSKs it does not hold, ReInit, external commits).
+	// support (external PSKs it does not hold, ReInit, external senders).
 	ErrUnsupported = errors.New("mls group: unsupported")
 	// ErrNotMember means a message from a sender that is not a member, or
 	// that our own member was removed.

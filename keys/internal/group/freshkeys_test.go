@@ -49,7 +49,7 @@ func forgeCommit(t *testing.T, st *State, rnd io.Reader, list []wire.ProposalOrR
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, joiner, psk, tag, err := f.nextEpoch(a, wf, content, sig, up.commitSecret, up.ps)
+	next, joiner, psk, tag, err := f.nextEpoch(a, f.epoch.Init, f.own, wf, content, sig, up.commitSecret, up.ps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func signedProposal(t *testing.T, st *State, p *wire.Proposal) *wire.MLSMessage 
 	return reencode(t, &wire.MLSMessage{Version: wire.MLS10, WireFormat: wire.WireFormatPublicMessage, PublicMessage: pm})
 }
 
-func reencode(t *testing.T, m *wire.MLSMessage) *wire.MLSMessage {
+func reencode(t testing.TB, m *wire.MLSMessage) *wire.MLSMessage {
 	t.Helper()
 	enc, err := codec.Marshal(m)
 	if err != nil {
@@ -95,7 +95,7 @@ func reencode(t *testing.T, m *wire.MLSMessage) *wire.MLSMessage {
 }
 
 // stateSnapshot is what a rejected message must leave unchanged.
-func stateSnapshot(t *testing.T, st *State) []byte {
+func stateSnapshot(t testing.TB, st *State) []byte {
 	t.Helper()
 	rt := st.tree.RatchetTree()
 	enc, err := codec.Marshal(&rt)

@@ -59,53 +59,8 @@ func Join(s *suite.Suite, cfg Config, sig *suite.SignaturePrivateKey, kp *wire.K
 		return nil, err
 	}
 	gc := &gi.GroupContext
-	if gc.Version != wire.MLS10 || gc.CipherSuite != wire.CipherSuite(s.ID()) {
-		return nil, fmt.Errorf("%w: GroupContext version %d, suite %#04x", ErrInvalid, gc.Version, gc.CipherSuite)
-	}
-	if err := checkGroupInfoExtensions(gi, &kp.LeafNode.Capabilities); err != nil {
-		return nil, err
-	}
-
-	// The tree.
-	for _, e := range gi.Extensions {
-		if e.Type == wire.ExtensionRatchetTree {
-			if ratchetTree != nil {
-				return nil, fmt.Errorf("%w: two ratchet trees", ErrInvalid)
-			}
-			if err := codec.Unmarshal(e.Data, &ratchetTree); err != nil {
-				return nil, fmt.Errorf("mls group: ratchet_tree: %w", err)
-			}
-		}
-	}
-	if ratchetTree == nil {
-		return nil, fmt.Errorf("%w: no ratchet tree", ErrInvalid)
-	}
-	t, err := tree.FromRatchetTree(s, ratchetTree)
+	t, err := verifyGroupInfo(s, &cfg, gi, ratchetTree, &kp.LeafNode.Capabilities)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	required, err := requiredCapabilities(gc.Extensions)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.Validate(gc.GroupID, required); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if err := cfg.checkMembers(nil, t, nil); err != nil {
-		return nil, err
-	}
-	th, err := t.TreeHash()
-	if err != nil {
-		return nil, fmt.Errorf("mls group: tree hash: %w", err)
-	}
-	if !bytes.Equal(th, gc.TreeHash) {
-		return nil, fmt.Errorf("%w: tree hash differs from the GroupContext's", ErrInvalid)
-	}
-	signer := t.Leaf(treemath.LeafIndex(gi.Signer))
-	if signer == nil {
-		return nil, fmt.Errorf("%w: GroupInfo signer is not a member", ErrInvalid)
-	}
-	if err := VerifyGroupInfo(s, gi, suite.SignaturePublicKey(signer.SignatureKey)); err != nil {
 		return nil, err
 	}
 
@@ -152,4 +107,72 @@ func Join(s *suite.Suite, cfg Config, sig *suite.SignaturePrivateKey, kp *wire.K
 	}
 	kps.Init.Erase()
 	return st, nil
+}
+
+// verifyGroupInfo runs the checks a joiner makes on a GroupInfo and the
+// tree it describes, whether it joins by Welcome (RFC 9420 §12.4.3.1) or by
+// external Commit (§12.4.3.2), and returns the tree:
+//
+//   - version mls10 and the group's cipher suite;
+//   - the extensions (§13.4, [checkGroupInfoExtensions]) against the
+//     joiner's capabilities caps;
+//   - the tree, from the ratchet_tree extension or else ratchetTree (out of
+//     band, §12.4.3.3), but not both: valid (§7.3, §7.9.2, §12.4.3.1),
+//     passing the application's credential policy for every leaf, and
+//     hashing to the GroupContext's tree_hash;
+//   - the signature, under the key of the non-blank leaf signer.
+//
+// The confirmation tag needs the epoch's secrets: a Welcome joiner checks
+// it after the key schedule; an external joiner cannot, and relies on the
+// signature.
+func verifyGroupInfo(s *suite.Suite, cfg *Config, gi *wire.GroupInfo, ratchetTree wire.RatchetTree, caps *wire.Capabilities) (*tree.Tree, error) {
+	gc := &gi.GroupContext
+	if gc.Version != wire.MLS10 || gc.CipherSuite != wire.CipherSuite(s.ID()) {
+		return nil, fmt.Errorf("%w: GroupContext version %d, suite %#04x", ErrInvalid, gc.Version, gc.CipherSuite)
+	}
+	if err := checkGroupInfoExtensions(gi, caps); err != nil {
+		return nil, err
+	}
+	for _, e := range gi.Extensions {
+		if e.Type == wire.ExtensionRatchetTree {
+			if ratchetTree != nil {
+				return nil, fmt.Errorf("%w: two ratchet trees", ErrInvalid)
+			}
+			if err := codec.Unmarshal(e.Data, &ratchetTree); err != nil {
+				return nil, fmt.Errorf("mls group: ratchet_tree: %w", err)
+			}
+		}
+	}
+	if ratchetTree == nil {
+		return nil, fmt.Errorf("%w: no ratchet tree", ErrInvalid)
+	}
+	t, err := tree.FromRatchetTree(s, ratchetTree)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	required, err := requiredCapabilities(gc.Extensions)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Validate(gc.GroupID, required); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := cfg.checkMembers(nil, t, nil); err != nil {
+		return nil, err
+	}
+	th, err := t.TreeHash()
+	if err != nil {
+		return nil, fmt.Errorf("mls group: tree hash: %w", err)
+	}
+	if !bytes.Equal(th, gc.TreeHash) {
+		return nil, fmt.Errorf("%w: tree hash differs from the GroupContext's", ErrInvalid)
+	}
+	signer := t.Leaf(treemath.LeafIndex(gi.Signer))
+	if signer == nil {
+		return nil, fmt.Errorf("%w: GroupInfo signer is not a member", ErrInvalid)
+	}
+	if err := VerifyGroupInfo(s, gi, suite.SignaturePublicKey(signer.SignatureKey)); err != nil {
+		return nil, err
+	}
+	return t, nil
 }

@@ -55,6 +55,8 @@ type applied struct {
 	added      []addedMember    // in proposal order
 	psks       []wire.PreSharedKeyID
 	removed    []treemath.LeafIndex
+	// externalInit is the ExternalInit proposal of an external Commit.
+	externalInit *wire.ExternalInit
 	// pathRequired is set if the Commit must carry an UpdatePath
 	// (§12.4: empty Commits and those with Update, Remove, ExternalInit or
 	// GroupContextExtensions proposals).
@@ -68,12 +70,23 @@ type addedMember struct {
 
 // applyProposals validates the proposals of a Commit by committer (RFC 9420
 // §12.2) and applies them to a copy of the tree in the order of §12.4.2:
-// GroupContextExtensions, Update, Remove, Add, then PreSharedKey.
-func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (*applied, error) {
+// GroupContextExtensions, Update, Remove, Add, then PreSharedKey. The
+// committer is a member, or a new_member_commit sender for an external
+// Commit, whose list §12.2 restricts to exactly one ExternalInit, at most
+// one Remove and PreSharedKey proposals, all by value (§12.4.3.2).
+func (s *State) applyProposals(committer wire.Sender, props []resolved) (*applied, error) {
 	a := &applied{tree: s.tree.Clone(), extensions: s.gc.Extensions, pathRequired: len(props) == 0}
 	var gce, updates, removes, adds, psks []resolved
+	external := committer.Type == wire.SenderNewMemberCommit
+	if external {
+		if err := a.externalList(props); err != nil {
+			return nil, err
+		}
+	} else if committer.Type != wire.SenderMember {
+		return nil, fmt.Errorf("%w: Commit from sender type %d", ErrUnsupported, committer.Type)
+	}
 	for _, r := range props {
-		if r.sender.Type != wire.SenderMember {
+		if r.sender.Type != wire.SenderMember && !external {
 			return nil, fmt.Errorf("%w: proposal from sender type %d", ErrUnsupported, r.sender.Type)
 		}
 		switch r.p.Type {
@@ -93,7 +106,11 @@ func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (
 		case wire.ProposalReInit:
 			return nil, fmt.Errorf("%w: ReInit proposal", ErrUnsupported)
 		case wire.ProposalExternalInit:
-			return nil, fmt.Errorf("%w: ExternalInit in a member's Commit", ErrInvalid)
+			if !external {
+				return nil, fmt.Errorf("%w: ExternalInit in a member's Commit", ErrInvalid)
+			}
+			a.externalInit = r.p.ExternalInit
+			a.pathRequired = true
 		default:
 			return nil, fmt.Errorf("%w: proposal type %d", ErrUnsupported, r.p.Type)
 		}
@@ -125,7 +142,7 @@ func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (
 		if !r.byRef {
 			return nil, fmt.Errorf("%w: Update proposal by value", ErrInvalid)
 		}
-		if l == committer {
+		if l == treemath.LeafIndex(committer.LeafIndex) {
 			return nil, fmt.Errorf("%w: committer's own Update proposal", ErrInvalid)
 		}
 		if touched[l] {
@@ -144,7 +161,7 @@ func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (
 	// Remove (§12.1.3): a member, not the committer, at most once.
 	for _, r := range removes {
 		l := treemath.LeafIndex(r.p.Remove.Removed)
-		if l == committer {
+		if !external && l == treemath.LeafIndex(committer.LeafIndex) {
 			return nil, fmt.Errorf("%w: committer removes itself", ErrInvalid)
 		}
 		if touched[l] {
@@ -200,6 +217,36 @@ func (s *State) applyProposals(committer treemath.LeafIndex, props []resolved) (
 		a.psks = append(a.psks, id)
 	}
 	return a, nil
+}
+
+// externalList checks the proposal list of an external Commit (RFC 9420
+// §12.2): "Exactly one ExternalInit", "At most one Remove proposal",
+// "Zero or more PreSharedKey proposals", "No other proposals"; and none by
+// reference (§12.4.3.2: "an external joiner cannot determine the validity
+// of proposals sent within the group").
+func (a *applied) externalList(props []resolved) error {
+	inits, removes := 0, 0
+	for _, r := range props {
+		if r.byRef {
+			return fmt.Errorf("%w: external Commit covers a proposal by reference", ErrInvalid)
+		}
+		switch r.p.Type {
+		case wire.ProposalExternalInit:
+			inits++
+		case wire.ProposalRemove:
+			removes++
+		case wire.ProposalPSK:
+		default:
+			return fmt.Errorf("%w: proposal type %d in an external Commit", ErrInvalid, r.p.Type)
+		}
+	}
+	if inits != 1 {
+		return fmt.Errorf("%w: external Commit with %d ExternalInit proposals, want exactly one", ErrInvalid, inits)
+	}
+	if removes > 1 {
+		return fmt.Errorf("%w: external Commit with %d Remove proposals, want at most one", ErrInvalid, removes)
+	}
+	return nil
 }
 
 func pskIDEqual(a, b *wire.PreSharedKeyID) bool {

@@ -45,6 +45,11 @@ type Config struct {
 	// changing in the tree, and keeps identities unique; nil checks
 	// nothing beyond RFC 9420's own rules.
 	Credentials CredentialPolicy
+	// RatchetTreeOutOfBand leaves the ratchet_tree extension out of the
+	// Welcomes this member creates: the new members then get the tree by
+	// other means (RFC 9420 §12.4.3.3) and pass it to Join. GroupInfo
+	// always carries the tree.
+	RatchetTreeOutOfBand bool
 }
 
 func (c *Config) rand() io.Reader {
@@ -95,6 +100,11 @@ type State struct {
 
 	pending *Pending
 	removed bool
+	// joining marks the State of an external joiner (JoinExternal) whose
+	// Commit is pending: it holds the public state of the GroupInfo's
+	// epoch and no secrets of it, and becomes a member only by
+	// MergePending.
+	joining bool
 }
 
 type pastPSK struct {
@@ -123,17 +133,41 @@ func (s *State) Tree() *tree.Tree { return s.tree }
 // OwnLeaf returns the member's leaf index.
 func (s *State) OwnLeaf() treemath.LeafIndex { return s.own }
 
-// EpochAuthenticator returns the epoch_authenticator (RFC 9420 §8.7).
-// The caller must not modify it.
-func (s *State) EpochAuthenticator() []byte { return s.epoch.Authenticator }
+// EpochAuthenticator returns the epoch_authenticator (RFC 9420 §8.7), or
+// nil if the State holds no epoch secrets. The caller must not modify it.
+func (s *State) EpochAuthenticator() []byte {
+	if s.epoch == nil {
+		return nil
+	}
+	return s.epoch.Authenticator
+}
 
 // Export implements MLS-Exporter (RFC 9420 §8.5) for the current epoch.
 func (s *State) Export(label string, context []byte, length uint16) ([]byte, error) {
+	if err := s.notMember(); err != nil {
+		return nil, err
+	}
 	return s.epoch.Export(label, context, length)
 }
 
 // Removed reports whether a Commit removed this member from the group.
 func (s *State) Removed() bool { return s.removed }
+
+// Joining reports whether the State is an external joiner's whose Commit
+// is not merged (JoinExternal): it is not a member yet.
+func (s *State) Joining() bool { return s.joining }
+
+// notMember returns the error for a State that cannot act as a member, or
+// nil.
+func (s *State) notMember() error {
+	switch {
+	case s.removed:
+		return fmt.Errorf("%w: removed from the group", ErrNotMember)
+	case s.joining:
+		return fmt.Errorf("%w: not a member until the external Commit is merged", ErrNotMember)
+	}
+	return nil
+}
 
 // Erase zeroes every secret the State holds. The State is unusable after.
 func (s *State) Erase() {
@@ -162,6 +196,9 @@ func (s *State) Erase() {
 // TestingOnlyEpochSecrets returns the live secret buffers of the current
 // epoch, so that tests can check that they are zeroed once the epoch ends.
 func (s *State) TestingOnlyEpochSecrets() [][]byte {
+	if s.epoch == nil {
+		return nil
+	}
 	return testingOnlySecrets(s.epoch)
 }
 
@@ -184,6 +221,14 @@ func (s *State) framingEpoch() *framing.Epoch {
 // memberKey looks up the signature key of a member sender in the current
 // tree (framing.KeyLookup).
 func (s *State) memberKey(c *wire.FramedContent) (suite.SignaturePublicKey, error) {
+	if c.Sender.Type == wire.SenderNewMemberCommit {
+		// RFC 9420 §6.1: "The signature key in the LeafNode in the
+		// Commit's path"; an external Commit must carry one (§12.4.3.2).
+		if c.ContentType != wire.ContentCommit || c.Commit == nil || c.Commit.Path == nil {
+			return nil, fmt.Errorf("%w: external Commit without an UpdatePath", ErrInvalid)
+		}
+		return suite.SignaturePublicKey(c.Commit.Path.LeafNode.SignatureKey), nil
+	}
 	if c.Sender.Type != wire.SenderMember {
 		return nil, fmt.Errorf("%w: sender type %d", ErrUnsupported, c.Sender.Type)
 	}
@@ -241,6 +286,20 @@ func (s *State) install(n *newEpoch) error {
 		old.pending.erase()
 	}
 	s.pending = nil
+	if old.joining {
+		// An external joiner's first epoch: it had no secrets before, and
+		// its private tree is the UpdatePath it made (n.ps).
+		s.joining = false
+		s.priv = tree.NewPrivateTree(s.suite, n.own, nil)
+		err := s.priv.Apply(s.tree, n.ps)
+		n.ps = nil
+		if err != nil {
+			s.Erase()
+			s.removed = true
+			return fmt.Errorf("mls group: private tree out of step with the new epoch: %w", err)
+		}
+		return nil
+	}
 	if s.cfg.ResumptionPSKs > 0 {
 		s.resumption = append(s.resumption, pastPSK{epoch: old.gc.Epoch, psk: bytes.Clone(old.epoch.Resumption)})
 		if extra := len(s.resumption) - s.cfg.ResumptionPSKs; extra > 0 {

@@ -16,7 +16,7 @@ import (
 
 // threeMembers returns the states of a group of three (leaves 0, 1, 2) and
 // a fresh client that is not a member.
-func threeMembers(t *testing.T) ([]*State, *client) {
+func threeMembers(t testing.TB) ([]*State, *client) {
 	s := suite1(t)
 	a := newClient(t, s, "a")
 	var err error

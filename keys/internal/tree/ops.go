@@ -22,23 +22,12 @@ const maxLeaves = treemath.LeafCount(1 << 31)
 // The caller validates ln first ([Tree.ValidateLeafNode] with source
 // key_package). The tree keeps ln; the caller must not modify it.
 func (t *Tree) AddLeaf(ln *wire.LeafNode) (treemath.LeafIndex, error) {
-	n := t.LeafCount()
-	l := treemath.LeafIndex(n)
-	for i := treemath.LeafIndex(0); i < treemath.LeafIndex(n); i++ {
-		if t.nodes[i.Node()].blank() {
-			l = i
-			break
-		}
-	}
-	if l == treemath.LeafIndex(n) {
-		if n >= maxLeaves {
-			return 0, fmt.Errorf("tree: tree is full (%d leaves)", n)
-		}
-		t.extend()
-		n = t.LeafCount()
+	l, err := t.freeLeaf()
+	if err != nil {
+		return 0, err
 	}
 	t.set(l.Node(), ln, nil)
-	for _, p := range n.DirectPath(l.Node()) {
+	for _, p := range t.LeafCount().DirectPath(l.Node()) {
 		if pn := t.nodes[p].parent; pn != nil {
 			t.set(p, nil, &wire.ParentNode{
 				EncryptionKey:  pn.EncryptionKey,
@@ -48,6 +37,23 @@ func (t *Tree) AddLeaf(ln *wire.LeafNode) (treemath.LeafIndex, error) {
 		}
 	}
 	return l, nil
+}
+
+// freeLeaf returns the leftmost blank leaf, extending the tree to the
+// right if it has none (RFC 9420 §7.8): where an Add, or an external
+// joiner, goes.
+func (t *Tree) freeLeaf() (treemath.LeafIndex, error) {
+	n := t.LeafCount()
+	for i := treemath.LeafIndex(0); i < treemath.LeafIndex(n); i++ {
+		if t.nodes[i.Node()].blank() {
+			return i, nil
+		}
+	}
+	if n >= maxLeaves {
+		return 0, fmt.Errorf("tree: tree is full (%d leaves)", n)
+	}
+	t.extend()
+	return treemath.LeafIndex(n), nil
 }
 
 // extend doubles the tree: the old root becomes the left child of a new

@@ -79,6 +79,35 @@ func (t *Tree) CreateUpdatePath(committer treemath.LeafIndex, c UpdatePathParams
 	if t.Leaf(committer) == nil {
 		return nil, nil, nil, fmt.Errorf("tree: committer leaf %d is blank or missing", committer)
 	}
+	return t.createPath(committer, c)
+}
+
+// CreateExternalUpdatePath is [Tree.CreateUpdatePath] for the joiner of an
+// external Commit (RFC 9420 §12.4.2, §12.4.3.2): the joiner takes the
+// leftmost blank leaf of t (the tree with the Commit's proposals applied),
+// or the first leaf of a new right half if t has no blank leaf, "just as if
+// they were added with an Add proposal", and the path is computed relative
+// to that leaf. c.LeafNode is the template of the joiner's leaf node. It
+// returns the joiner's leaf index with the outputs of CreateUpdatePath.
+//
+// t is changed only if CreateExternalUpdatePath succeeds.
+func (t *Tree) CreateExternalUpdatePath(c UpdatePathParams) (treemath.LeafIndex, *wire.UpdatePath, *PathSecrets, []byte, error) {
+	work := t.Clone()
+	l, err := work.freeLeaf()
+	if err != nil {
+		return 0, nil, nil, nil, err
+	}
+	path, ps, cs, err := work.createPath(l, c)
+	if err != nil {
+		return 0, nil, nil, nil, err
+	}
+	t.nodes = work.nodes
+	return l, path, ps, cs, nil
+}
+
+// createPath is CreateUpdatePath for the leaf l, which is the committer's
+// leaf or the blank leaf an external joiner takes.
+func (t *Tree) createPath(committer treemath.LeafIndex, c UpdatePathParams) (*wire.UpdatePath, *PathSecrets, []byte, error) {
 	if c.LeafNode == nil || c.SignatureKey == nil || c.GroupContext == nil {
 		return nil, nil, nil, fmt.Errorf("tree: UpdatePathParams needs LeafNode, SignatureKey and GroupContext")
 	}
@@ -218,12 +247,39 @@ func (t *Tree) MergeUpdatePath(sender treemath.LeafIndex, path *wire.UpdatePath,
 	if t.Leaf(sender) == nil {
 		return invalid("UpdatePath from blank or missing leaf %d", sender)
 	}
+	return t.mergePath(sender, true, path, groupID, required)
+}
+
+// MergeExternalUpdatePath validates the UpdatePath of an external Commit
+// and merges it into t (RFC 9420 §12.4.2, §12.4.3.2), with the Commit's
+// proposals already applied to t: the joiner takes the leftmost blank leaf
+// of t, or the first leaf of a new right half if t has none (as
+// [Tree.CreateExternalUpdatePath] does), and the path is checked as in
+// [Tree.MergeUpdatePath], except that the leaf node replaces nobody: its
+// encryption and signature keys must be new to the whole tree. It returns
+// the joiner's leaf index. t is changed only if every check passes.
+func (t *Tree) MergeExternalUpdatePath(path *wire.UpdatePath, groupID []byte, required *wire.RequiredCapabilities) (treemath.LeafIndex, error) {
+	work := t.Clone()
+	l, err := work.freeLeaf()
+	if err != nil {
+		return 0, invalid("%v", err)
+	}
+	if err := work.mergePath(l, false, path, groupID, required); err != nil {
+		return 0, err
+	}
+	t.nodes = work.nodes
+	return l, nil
+}
+
+// mergePath is MergeUpdatePath for the leaf sender, which the leaf node
+// replaces (a member's Commit) or which is blank (an external Commit).
+func (t *Tree) mergePath(sender treemath.LeafIndex, replaces bool, path *wire.UpdatePath, groupID []byte, required *wire.RequiredCapabilities) error {
 	fdp := t.FilteredDirectPath(sender)
 	if len(path.Nodes) != len(fdp) {
 		return invalid("UpdatePath has %d nodes, the filtered direct path of leaf %d has %d", len(path.Nodes), sender, len(fdp))
 	}
 	ln := &path.LeafNode
-	if err := t.ValidateLeafNode(ln, LeafNodeCheck{GroupID: groupID, Leaf: sender, Replaces: true, Source: wire.SourceCommit, Required: required}); err != nil {
+	if err := t.ValidateLeafNode(ln, LeafNodeCheck{GroupID: groupID, Leaf: sender, Replaces: replaces, Source: wire.SourceCommit, Required: required}); err != nil {
 		return fmt.Errorf("UpdatePath leaf node: %w", err)
 	}
 	keys := make([]wire.HPKEPublicKey, len(path.Nodes))

@@ -110,6 +110,12 @@ func FuzzGroupInfo(f *testing.F) {
 	fuzzRoundTrip[GroupInfo](f, seeds)
 }
 
+// FuzzExternalPub decodes the data of the external_pub GroupInfo extension
+// (RFC 9420 §12.4.3.2), which an external joiner reads.
+func FuzzExternalPub(f *testing.F) {
+	fuzzRoundTrip[ExternalPub](f, [][]byte{append([]byte{32}, bytes.Repeat([]byte{9}, 32)...), {0}})
+}
+
 func FuzzWelcome(f *testing.F) {
 	var seeds [][]byte
 	for _, m := range seedMessages(f, func(v *messagesVector) []byte { return v.MLSWelcome }) {
