@@ -32,7 +32,7 @@ const paritySeed = 4242
 
 // step is one input to the driver.
 type step struct {
-	Op       string              `json:"op"` // start, receive, commitResult, tick, sendChat, rekey, consent
+	Op       string              `json:"op"` // start, receive, commitResult, groupInfoResult, tick, sendChat, rekey, consent
 	Now      int64               `json:"now"`
 	Msg      *core.ServerMessage `json:"msg,omitempty"`
 	Accepted bool                `json:"accepted,omitempty"`
@@ -40,6 +40,8 @@ type step struct {
 	Text     string              `json:"text,omitempty"`
 	ID       string              `json:"id,omitempty"`
 	Granted  bool                `json:"granted,omitempty"`
+	Epoch    uint64              `json:"epoch,omitempty"`
+	Data     []byte              `json:"data,omitempty"`
 }
 
 type parityConfig struct {
@@ -124,6 +126,8 @@ func parityScript(t *testing.T) (parityConfig, []byte, []step, []json.RawMessage
 			o = d.Receive(now, *s.Msg)
 		case "commitResult":
 			o = d.CommitResult(now, s.Accepted, s.Reason)
+		case "groupInfoResult":
+			o = d.GroupInfoResult(now, s.Epoch, s.Data, s.Reason)
 		case "tick":
 			o = d.Tick(now)
 		case "sendChat":
@@ -248,6 +252,26 @@ func parityScript(t *testing.T) (parityConfig, []byte, []step, []json.RawMessage
 	}
 	receive(core.ServerMessage{Type: core.TypeCommit, Epoch: u64(2), Data: won.Message})
 	find(run(step{Op: "commitResult", Reason: "conflict"}), core.NameEpochChanged)
+	// Bob misses one of alice's Commits and resyncs from her GroupInfo
+	// with an external Commit.
+	if _, err := alice.CreateCommit(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	receive(state(alice.Epoch(), core.Recording{}, "alice", "bob", "carol"))
+	advance(time.Second)
+	find(run(step{Op: "tick"}), core.NameSendGetGroupInfo)
+	gi, err := alice.GroupInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := bytesOf(find(run(step{Op: "groupInfoResult", Epoch: alice.Epoch(), Data: gi}), core.NameSendCommit), "data")
+	if _, err := alice.Process(ext); err != nil {
+		t.Fatalf("alice refuses bob's resync: %v", err)
+	}
+	find(run(step{Op: "commitResult", Accepted: true}), core.NameResynced)
 	bye, err := alice.CreateCommit(nil, []uint32{1})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +295,8 @@ func TestDriverParity(t *testing.T) {
 	}
 	for _, want := range []string{core.NameSendKeyPackage, core.NameInstallKeys, core.NameEpochChanged, core.NameChatMessage,
 		core.NameWarning, core.NameSendCommit, core.NameParticipantJoined, core.NameMismatch, core.NameConsentRequested,
-		core.NameSendConsent, core.NameSendChat, core.NameRecordingChanged, core.NameGroupLeft, core.NameEraseKeys} {
+		core.NameSendConsent, core.NameSendChat, core.NameRecordingChanged, core.NameGroupLeft, core.NameEraseKeys,
+		core.NameSendGroupInfo, core.NameSendGetGroupInfo, core.NameResynced} {
 		if seen[want] == 0 {
 			t.Errorf("the script never produces %s (%v)", want, seen)
 		}

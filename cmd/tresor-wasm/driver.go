@@ -26,7 +26,8 @@ import (
 // inputs, each taking the time in Unix milliseconds and returning the JSON
 // array of its outputs (core.MarshalOutputs; keys are applied here and never
 // encoded): start(now), receive(now, json), commitResult(now, ok, reason),
-// tick(now), sendChat(now, text), rekey(now), consent(now, id, granted);
+// groupInfoResult(now, epoch, groupInfo | null, reason), tick(now),
+// sendChat(now, text), rekey(now), consent(now, id, granted);
 // deadline() (ms, 0 for none); encrypt(codec, frame) and
 // decrypt(codec, frame, participant), which seal and open media with the
 // ring (null when a frame is refused); stats(); close().
@@ -200,6 +201,23 @@ func (dh *driverHandle) methods() {
 			reason = args[1].String()
 		}
 		return d.CommitResult(now, args[0].Bool(), reason), nil
+	})
+	timed("groupInfoResult", func(now time.Time, args []js.Value) ([]core.Output, error) {
+		epoch, err := argUint(args, 0, 1<<53)
+		if err != nil {
+			return nil, err
+		}
+		var data []byte
+		if len(args) > 1 && !args[1].IsNull() && !args[1].IsUndefined() {
+			if data, err = argBytes(args, 1); err != nil {
+				return nil, err
+			}
+		}
+		reason := ""
+		if len(args) > 2 && args[2].Type() == js.TypeString {
+			reason = args[2].String()
+		}
+		return d.GroupInfoResult(now, epoch, data, reason), nil
 	})
 	timed("tick", func(now time.Time, _ []js.Value) ([]core.Output, error) { return d.Tick(now), nil })
 	timed("sendChat", func(now time.Time, args []js.Value) ([]core.Output, error) {

@@ -108,13 +108,15 @@ type Driver struct {
 	expiries  []expiry
 	renewedAt time.Time // the last KeyPackage renewal
 	sync      syncState
+	resync    resyncState
 	rec       recordingState
 	stats     Stats
 }
 
 type inflight struct {
-	epoch uint64
-	rekey bool
+	epoch    uint64
+	rekey    bool
+	external *keys.Group // the group an external Commit makes (resync)
 }
 
 type expiry struct {
@@ -275,12 +277,18 @@ func (d *Driver) CommitResult(now time.Time, accepted bool, reason string) []Out
 	}
 	d.inflight = nil
 	switch {
+	case inf.external != nil && accepted:
+		d.resynced(inf.external)
+	case inf.external != nil:
+		inf.external.Close()
+		d.warn("the server refused the resync: "+reason, "epoch", inf.epoch)
 	case !d.active():
 	case accepted:
 		if err := d.g.MergePendingCommit(); err != nil {
 			d.warn("merging the accepted Commit failed", "err", err)
 		} else {
 			d.newEpoch(nil, nil)
+			d.publishGroupInfo()
 		}
 	default:
 		d.g.ClearPendingCommit()
@@ -336,6 +344,7 @@ func (d *Driver) Deadline() time.Time {
 		earliest(d.expiries[0].at)
 	}
 	earliest(d.sync.deadline(d.cfg.Grace))
+	earliest(d.resync.deadline())
 	earliest(d.rec.deadline(d.cfg.Grace))
 	return t
 }
@@ -385,6 +394,9 @@ func (d *Driver) Close() []Output {
 		d.g = nil
 	}
 	clear(d.queued)
+	if d.inflight != nil && d.inflight.external != nil {
+		d.inflight.external.Close()
+	}
 	d.queued, d.held, d.inflight = nil, nil, nil
 	d.rekeyAt, d.expiries = time.Time{}, nil
 	d.emit(EraseKeys{})

@@ -509,3 +509,58 @@ func TestKeyPackageRenewal(t *testing.T) {
 	w2.now = w2.now.Add(time.Hour)
 	none[SendKeyPackage](t, w2.receive(expired))
 }
+
+// TestResync: bob misses one of alice's Commits. Once the server's epoch has
+// been ahead for resyncDelay, he asks for the latest GroupInfo and rejoins
+// with an external Commit that replaces his own leaf; alice accepts it as a
+// resync, and both agree again.
+func TestResync(t *testing.T) {
+	w := newWorld(t)
+	w.join()
+	w.aliceCommits(nil, nil) // bob never sees it
+	out := w.setState(2, "alice", "bob")
+	none[SendGetGroupInfo](t, out)
+	out = w.advance(resyncDelay)
+	mustFind[SendGetGroupInfo](t, out)
+	// Garbage, and a GroupInfo of an epoch he is not behind, change nothing.
+	none[SendCommit](t, w.d.GroupInfoResult(w.now, 2, []byte{1, 2, 3}, ""))
+	none[SendCommit](t, w.d.GroupInfoResult(w.now, 2, nil, "not_found"))
+	gi, err := w.alice.GroupInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	none[SendCommit](t, w.d.GroupInfoResult(w.now, 1, gi, ""))
+	// Backoff: the next request waits resyncBackoff.
+	none[SendGetGroupInfo](t, w.advance(time.Second))
+	mustFind[SendGetGroupInfo](t, w.advance(resyncBackoff))
+	sc := mustFind[SendCommit](t, w.d.GroupInfoResult(w.now, 2, gi, ""))
+	if !sc.External || sc.Epoch != 2 {
+		t.Fatalf("resync commit %+v", sc)
+	}
+	msg, err := w.alice.Process(sc.Data)
+	if err != nil {
+		t.Fatalf("alice refuses bob's resync: %v", err)
+	}
+	if !msg.External || len(msg.Added) != 1 || msg.Added[0].Identity != "bob" || len(msg.Removed) != 1 || msg.Removed[0].Identity != "bob" {
+		t.Fatalf("alice sees %+v", msg)
+	}
+	out = w.d.CommitResult(w.now, true, "")
+	if r := mustFind[Resynced](t, out); r.Epoch != 3 {
+		t.Fatalf("resynced %+v", r)
+	}
+	if ec := mustFind[EpochChanged](t, out); ec.SecurityCode != code(t, w.alice) || len(ec.Members) != 2 {
+		t.Fatalf("after the resync: %+v", ec)
+	}
+	if gi := mustFind[SendGroupInfo](t, out); gi.Epoch != 3 {
+		t.Fatalf("published GroupInfo of epoch %d", gi.Epoch)
+	}
+	none[ParticipantLeft](t, out)
+	none[ParticipantJoined](t, out)
+	// Bob reads alice's chat again.
+	out = w.receive(ServerMessage{Type: TypeChat, Data: w.aliceSays(appMessage{Type: appChat, Text: "welcome back"})})
+	if m := mustFind[ChatMessage](t, out); m.Text != "welcome back" {
+		t.Fatalf("chat %+v", m)
+	}
+	w.setState(3, "alice", "bob")
+	none[SendGetGroupInfo](t, w.advance(time.Minute/2))
+}

@@ -27,6 +27,7 @@ func (d *Driver) createGroup() {
 	d.kp = nil
 	d.g = g
 	d.newEpoch(nil, nil)
+	d.publishGroupInfo()
 }
 
 // welcome joins the group from a Welcome; keys checks the tree, every

@@ -12,6 +12,9 @@ const (
 	NameSendCommit        = "send_commit"
 	NameSendChat          = "send_chat"
 	NameSendConsent       = "send_consent"
+	NameSendGroupInfo     = "send_group_info"
+	NameSendGetGroupInfo  = "send_get_group_info"
+	NameResynced          = "resynced"
 	NameInstallKeys       = "install_keys"
 	NameExpireKeys        = "expire_keys"
 	NameEraseKeys         = "erase_keys"
@@ -27,7 +30,8 @@ const (
 )
 
 // Names lists every output name, for the browser's SDK.
-var Names = []string{NameSendKeyPackage, NameSendCommit, NameSendChat, NameSendConsent, NameInstallKeys,
+var Names = []string{NameSendKeyPackage, NameSendCommit, NameSendChat, NameSendConsent, NameSendGroupInfo,
+	NameSendGetGroupInfo, NameResynced, NameInstallKeys,
 	NameExpireKeys, NameEraseKeys, NameEpochChanged, NameParticipantJoined, NameParticipantLeft, NameGroupLeft,
 	NameChatMessage, NameConsentRequested, NameRecordingChanged, NameMismatch, NameWarning}
 
@@ -41,6 +45,12 @@ func typeName(o Output) string {
 		return NameSendChat
 	case SendConsent:
 		return NameSendConsent
+	case SendGroupInfo:
+		return NameSendGroupInfo
+	case SendGetGroupInfo:
+		return NameSendGetGroupInfo
+	case Resynced:
+		return NameResynced
 	case *InstallKeys:
 		return NameInstallKeys
 	case ExpireKeys:
@@ -116,7 +126,19 @@ func MarshalOutput(o Output) ([]byte, error) {
 			Proposals []uint64 `json:"proposals"`
 			Data      []byte   `json:"data"`
 			Welcome   []byte   `json:"welcome,omitempty"`
-		}{o.Epoch, o.Proposals, o.Data, o.Welcome}
+			External  bool     `json:"external,omitempty"`
+		}{o.Epoch, o.Proposals, o.Data, o.Welcome, o.External}
+	case SendGroupInfo:
+		v = struct {
+			Epoch uint64 `json:"epoch"`
+			Data  []byte `json:"data"`
+		}{o.Epoch, o.Data}
+	case SendGetGroupInfo:
+		v = struct{}{}
+	case Resynced:
+		v = struct {
+			Epoch uint64 `json:"epoch"`
+		}{o.Epoch}
 	case SendChat:
 		v = struct {
 			Epoch uint64 `json:"epoch"`

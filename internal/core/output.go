@@ -17,7 +17,20 @@ type (
 		Proposals []uint64
 		Data      []byte
 		Welcome   []byte
+		// External marks this client's external Commit (RFC 9420
+		// §12.4.3.2): its resync after it fell behind the group.
+		External bool
 	}
+	// SendGroupInfo: publish the signed GroupInfo of Epoch (request
+	// "group_info"), from which a member that fell behind resyncs. The
+	// client whose Commit started an epoch publishes it.
+	SendGroupInfo struct {
+		Epoch uint64
+		Data  []byte
+	}
+	// SendGetGroupInfo: ask for the latest GroupInfo (request
+	// "get_group_info"); report the answer with [Driver.GroupInfoResult].
+	SendGetGroupInfo struct{}
 	// SendChat: relay an MLS application message (request "chat"): a chat
 	// message or a signed recording consent, sealed in Epoch.
 	SendChat struct {
@@ -136,6 +149,10 @@ type (
 		ServerEpoch  uint64
 		Epoch        uint64
 	}
+	// Resynced: this client had fallen behind the group (it missed a
+	// Commit) and rejoined it with an external Commit that replaced its
+	// own leaf; it is at Epoch, with new keys.
+	Resynced struct{ Epoch uint64 }
 	// Warning: a message was refused or an operation failed; the driver
 	// goes on. Message never holds a secret.
 	Warning struct{ Message string }
@@ -179,6 +196,9 @@ func (SendKeyPackage) output()    {}
 func (SendCommit) output()        {}
 func (SendChat) output()          {}
 func (SendConsent) output()       {}
+func (SendGroupInfo) output()     {}
+func (SendGetGroupInfo) output()  {}
+func (Resynced) output()          {}
 func (*InstallKeys) output()      {}
 func (ExpireKeys) output()        {}
 func (EraseKeys) output()         {}

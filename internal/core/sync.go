@@ -44,6 +44,7 @@ func (d *Driver) setState(st RoomState) {
 // that way. Rosters are compared as multisets of identities, so a second
 // entry under a member's identity counts too.
 func (d *Driver) checkSync() {
+	d.checkResync()
 	if !d.serverKnown || !d.active() {
 		d.sync.reset()
 		return

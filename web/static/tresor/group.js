@@ -21,6 +21,8 @@ const REQUESTS = {
   send_commit: "commit",
   send_chat: "chat",
   send_consent: "consent",
+  send_group_info: "group_info",
+  send_get_group_info: "get_group_info",
 };
 /** Outputs the driver applies itself (keys), not forwarded. */
 const INTERNAL = new Set(["install_keys", "expire_keys", "erase_keys"]);
@@ -109,6 +111,13 @@ export class GroupHost {
       if (req) {
         const { type, ...fields } = o;
         let p = this.#relay.request(req, fields);
+        if (o.type === "send_get_group_info") {
+          // The answer feeds the resync (RFC 9420 §12.4.3.2).
+          p = p.then(
+            (a) => this.#run(this.#driver.groupInfoResult(this.#now(), a.epoch || 0, a.data ? fromBase64(a.data) : null, "")),
+            (e) => this.#run(this.#driver.groupInfoResult(this.#now(), 0, null, e.code || "unanswered")),
+          );
+        }
         if (o.type === "send_commit") {
           p = p.then(
             () => this.#run(this.#driver.commitResult(this.#now(), true, "")),

@@ -14,7 +14,7 @@
 // Events (CustomEvent, details in brackets). From the driver, named as the
 // Go client's events (see mls.js): epoch_changed, participant_joined,
 // participant_left, group_left, chat_message, consent_requested,
-// recording_changed, mismatch, warning. From the server and the media:
+// recording_changed, mismatch, resynced, warning. From the server and the media:
 //   waiting {reason, recording}   joined {self, state}      state {state}
 //   track {participant, kind, track}   track-ended {participant, track}
 //   mute-request {source, by}   track-stopped {source, by}
@@ -33,7 +33,7 @@ export { SignalingError };
 
 /** The driver's events the Meeting re-dispatches. */
 export const DRIVER_EVENTS = ["epoch_changed", "participant_joined", "participant_left", "group_left",
-  "chat_message", "consent_requested", "recording_changed", "mismatch", "warning"];
+  "chat_message", "consent_requested", "recording_changed", "mismatch", "resynced", "warning"];
 
 /** tokenSubject reads the identity a join token names (unverified: it is our own token). */
 function tokenSubject(token) {

@@ -10,7 +10,7 @@
 //   participant_joined {member}   participant_left {member}   group_left {}
 //   consent_requested {recording, recorder, waiting}
 //   recording_changed {recording, verified, missing}
-//   mismatch {kind, participants, serverEpoch, epoch}   warning {message}
+//   mismatch {kind, participants, serverEpoch, epoch}   resynced {epoch}   warning {message}
 //
 // A member is {leaf, identity, name, verified}: verified when the backend
 // vouched for it (with an authority); the roster to show is members, never
