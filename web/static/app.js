@@ -174,6 +174,14 @@ function wire(m) {
   m.addEventListener("removed", (e) => end("You were removed from the meeting", `${m.nameOf(e.detail.by)} removed you.`));
   m.addEventListener("denied", () => end("The host did not let you in", ""));
   m.addEventListener("ended", (e) => end("The meeting has ended", `${m.nameOf(e.detail.by)} ended it for everyone.`));
+  m.addEventListener("reconnecting", () => {
+    $("e2ee").classList.add("pending");
+    $("e2ee-text").textContent = "Reconnecting…";
+  });
+  m.addEventListener("resumed", () => {
+    $("e2ee").classList.remove("pending");
+    $("e2ee-text").textContent = "End-to-end encrypted";
+  });
   m.addEventListener("going_away", () => end("The server is shutting down", "The meeting server is restarting or going away. Try joining again in a moment."));
   m.addEventListener("closed", () => {
     // A refused join stays on the join screen, with its reason there.

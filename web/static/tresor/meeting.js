@@ -18,6 +18,7 @@
 //   waiting {reason, recording}   joined {self, state}      state {state}
 //   track {participant, kind, track}   track-ended {participant, track}
 //   mute-request {source, by}   track-stopped {source, by}
+//   reconnecting {attempt}   resumed {}   resume-failed {code} (then closed)
 //   removed {by}   denied {}   ended {by}   going_away {} (the server shuts down)
 //   closed {code, reason}   error {message}
 //
@@ -97,6 +98,10 @@ export class Meeting extends EventTarget {
     forward("denied");
     forward("ended", "ended", (d) => ({ by: d.participant }));
     forward("going_away");
+    // The session survives a dropped connection (signaling.js): say so.
+    forward("reconnecting");
+    forward("resumed");
+    forward("resume-failed");
     forward("mute_request", "mute-request", (d) => ({ source: d.source, by: d.participant }));
     forward("track_stopped", "track-stopped", (d) => ({ source: d.source, by: d.participant }));
     sig.addEventListener("error", (e) => this.#emit("error", { message: `${e.detail.code}: ${e.detail.message || ""}` }));
