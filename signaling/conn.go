@@ -374,6 +374,13 @@ func (c *conn) serve(ctx context.Context) (keep bool) {
 // p.reqMu. It reports whether to go on reading.
 func (c *conn) process(ctx context.Context, typ websocket.MessageType, data []byte) bool {
 	p := c.p
+	if p.hasPrev {
+		// The client has the secret of its last resume: the one before
+		// is spent.
+		p.r.mu.Lock()
+		p.retirePrev(resumeUsed)
+		p.r.mu.Unlock()
+	}
 	m, ok := c.check(typ, data)
 	if m == nil {
 		return ok

@@ -383,9 +383,24 @@ func (r *room) endSessionLocked(p *participant) {
 	}
 	p.reconnecting = false
 	if p.resumable {
-		r.s.resumes.retire(p.hash, cmp.Or(p.endClass, resumeClosed))
+		class := cmp.Or(p.endClass, resumeClosed)
+		r.s.resumes.retire(p.hash, class)
+		if p.hasPrev {
+			// hasPrev stays: only the holder of both locks clears it.
+			r.s.resumes.retire(p.prevHash, class)
+		}
 	}
 	p.out.release()
+}
+
+// retirePrev retires the secret of the last resume once it is no longer
+// needed: the client's first message on the resumed connection shows that
+// it got the new one. The caller holds both p.reqMu and r.mu.
+func (p *participant) retirePrev(class string) {
+	if p.hasPrev {
+		p.r.s.resumes.retire(p.prevHash, class)
+		p.hasPrev = false
+	}
 }
 
 // resumeFailure is a refused resume: a class (for Stats and the message)
@@ -430,8 +445,11 @@ func (c *conn) resume(m *message) (*Error, string) {
 	switch {
 	case p.gone:
 		return resumeFailure(cmp.Or(p.endClass, resumeClosed))
-	case subtle.ConstantTimeCompare(p.hash[:], h[:]) != 1:
-		// Rotated since the lookup: another resume used it first.
+	}
+	cur := subtle.ConstantTimeCompare(p.hash[:], h[:]) == 1
+	prev := p.hasPrev && subtle.ConstantTimeCompare(p.prevHash[:], h[:]) == 1
+	if !cur && !prev {
+		// Retired since the lookup: another resume used it first.
 		return resumeFailure(resumeUsed)
 	}
 	seq := *m.Seq
@@ -469,7 +487,19 @@ func (c *conn) resume(m *message) (*Error, string) {
 	o.c = c
 	o.mu.Unlock()
 
-	s.resumes.retire(p.hash, resumeUsed)
+	// The secret presented stays valid until the client's first message
+	// on this connection shows it got the new one (conn.process): if this
+	// answer is lost with the connection, the client can only try again
+	// with the same secret. The other one of the two is retired: either
+	// it is older, or it went out in an answer that was lost.
+	if cur {
+		if p.hasPrev {
+			s.resumes.retire(p.prevHash, resumeUsed)
+		}
+	} else {
+		s.resumes.retire(p.hash, resumeUsed)
+	}
+	p.prevHash, p.hasPrev = h, true
 	p.hash = nextHash
 	s.resumes.add(nextHash, p)
 	p.floor = p.lastID

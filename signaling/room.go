@@ -61,9 +61,14 @@ type participant struct {
 	perms    Permissions
 
 	// Session resume (resume.go), guarded by r.mu.
-	resumable    bool       // it has a resume secret
-	hash         resumeHash // of its current resume secret
-	reconnecting bool       // its connection dropped; its place is kept
+	resumable bool       // it has a resume secret
+	hash      resumeHash // of its current resume secret
+	// The secret its last resume presented, valid until its first message
+	// on the resumed connection (resume.go); set and cleared under both
+	// r.mu and reqMu, so that either lock guards reading it.
+	prevHash     resumeHash
+	hasPrev      bool
+	reconnecting bool // its connection dropped; its place is kept
 	window       *time.Timer
 	windowGen    uint64
 	endClass     string // why its session ended, for a failed resume
