@@ -247,7 +247,7 @@ func (o *outbox) dropUpTo(seq uint64) {
 	o.acked = seq
 	i := 0
 	for i < len(o.kept) && o.kept[i].seq <= seq {
-		o.bytes -= len(o.kept[i].data) + keptMsgOverhead
+		o.bytes -= cap(o.kept[i].data) + keptMsgOverhead
 		i++
 	}
 	// Shift rather than reslice, so that the backing array does not keep
@@ -286,7 +286,7 @@ func (p *participant) send(m *message) {
 	o.seq++
 	if !o.noKeep {
 		o.kept = append(o.kept, keptMsg{seq: o.seq, data: b})
-		o.bytes += len(b) + keptMsgOverhead
+		o.bytes += cap(b) + keptMsgOverhead // what it holds, not just uses
 		if len(o.kept) > s.cfg.MaxOutbox || o.bytes > s.cfg.MaxOutboxBytes {
 			o.kept, o.bytes, o.noKeep, o.overflow = nil, 0, true, true
 			s.stats.outboxOverflow()

@@ -3,9 +3,11 @@ package signaling
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -627,5 +629,65 @@ func TestExternalCommit(t *testing.T) {
 	req := waitMatch(t, a, func(r CommitRequested) bool { return r.Epoch == 4 && len(r.Proposals) > 0 })
 	if len(req.Proposals) != 1 || req.Proposals[0].Participant != "d" {
 		t.Fatalf("request after the resync %+v", req)
+	}
+}
+
+// TestOutboxMemoryAtBound measures what a participant's outbox holds at its
+// bound, for small messages (roster updates: the message bound is reached
+// first) and for the largest chat messages (the byte bound is reached
+// first), and checks the byte bound really bounds the memory.
+func TestOutboxMemoryAtBound(t *testing.T) {
+	cfg := Config{TokenKeys: []ed25519.PublicKey{make(ed25519.PublicKey, ed25519.PublicKeySize)}}
+	for _, tc := range []struct {
+		name string
+		msg  func(i int) *message
+	}{
+		{"state updates of a 4-person room", func(i int) *message {
+			st := &RoomState{Epoch: uint64(i)}
+			for j := range 4 {
+				st.Participants = append(st.Participants, Participant{Identity: fmt.Sprint("user-", j), Name: fmt.Sprint("Name ", j), Role: RoleParticipant, Member: true})
+			}
+			return &message{Type: typeState, State: st}
+		}},
+		{"16 KiB chat messages", func(i int) *message {
+			return &message{Type: typeChat, Participant: "user-1", Epoch: ptr(uint64(i)), Data: bytes.Repeat([]byte{byte(i)}, DefaultMaxChatSize)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewServer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRoom(s, "r", &roomSettings{max: 1000})
+			const n = 20
+			ps := make([]*participant, n)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			kept := 0
+			for i := range ps {
+				p := &participant{r: r}
+				p.out.answered = true
+				for k := 0; ; k++ {
+					m := tc.msg(k)
+					b, _ := encodeMessage(m)
+					if len(p.out.kept)+1 > s.cfg.MaxOutbox || p.out.bytes+cap(b)+keptMsgOverhead+4096 > s.cfg.MaxOutboxBytes {
+						break // the next one would overflow
+					}
+					p.send(m)
+				}
+				kept = len(p.out.kept)
+				ps[i] = p
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			per := float64(after.HeapAlloc-before.HeapAlloc) / n
+			t.Logf("at the bound: %d messages, %d counted bytes; heap %.0f KiB per participant (bound %d KiB)",
+				kept, ps[0].out.bytes, per/1024, s.cfg.MaxOutboxBytes>>10)
+			if per > 1.1*float64(s.cfg.MaxOutboxBytes) {
+				t.Fatalf("an outbox at its bound holds %.0f bytes", per)
+			}
+			runtime.KeepAlive(ps)
+		})
 	}
 }

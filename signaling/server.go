@@ -138,7 +138,7 @@ type Config struct {
 
 	// MaxOutbox and MaxOutboxBytes bound each participant's outbox: the
 	// messages sent to it and not yet acknowledged, kept for a resume.
-	// Bytes count the encoded messages plus 32 bytes each. A connected
+	// Bytes count the memory the encoded messages hold plus 32 bytes each. A connected
 	// client acknowledges at least every second and every 32 messages, so
 	// its outbox stays small; the bounds are for a participant that is away
 	// (or does not acknowledge), and an outbox over either can no longer
