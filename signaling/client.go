@@ -252,7 +252,6 @@ func (c *Client) Close() error {
 	c.closed = true
 	cc := c.cur
 	c.mu.Unlock()
-	c.cancel()
 	c.events.Stop()
 	select {
 	case <-c.done:
@@ -261,8 +260,11 @@ func (c *Client) Close() error {
 	}
 	var err error
 	if cc != nil {
+		// The close frame tells the server the client leaves (a drop
+		// would keep its place for a resume).
 		err = cc.ws.Close(websocket.StatusNormalClosure, "")
 	}
+	c.cancel() // ends reconnecting, if that is what the client is doing
 	<-c.done
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("signaling: close: %w", err)
@@ -339,20 +341,18 @@ func (c *Client) readConn(cc *clientConn) error {
 			c.log.Warn("signaling: bad message from server", "err", err)
 			continue
 		}
-		if err := c.handle(cc, m); err != nil {
-			return err
-		}
+		c.handle(cc, m)
 	}
 }
 
 // handle processes one message: sequenced messages exactly once, in order.
-func (c *Client) handle(cc *clientConn, m *message) error {
+func (c *Client) handle(cc *clientConn, m *message) {
 	c.mu.Lock()
 	if m.Seq != nil {
 		switch seq := *m.Seq; {
 		case seq <= c.seq:
 			c.mu.Unlock()
-			return nil // a duplicate
+			return // a duplicate
 		case seq != c.seq+1:
 			// An honest server never skips one on a connection; a hostile
 			// one can hide messages anyway. Going on (rather than
@@ -372,7 +372,7 @@ func (c *Client) handle(cc *clientConn, m *message) error {
 	case typeGoingAway:
 		c.goingAway = true
 		c.mu.Unlock()
-		return nil
+		return
 	case typeRemoved, typeDenied, typeEnded:
 		c.terminal = true
 	case typeError:
@@ -398,12 +398,11 @@ func (c *Client) handle(cc *clientConn, m *message) error {
 	}
 	if m.ID != 0 && (m.Type == typeOK || m.Type == typeError) {
 		// An answer, even to a request whose caller gave up, is no event.
-		return nil
+		return
 	}
 	if e, ok := toEvent(m); ok {
 		c.events.Push(e)
 	}
-	return nil
 }
 
 // writeLoop writes cc's queue in order, and acks every ackInterval what was
@@ -430,7 +429,7 @@ func (c *Client) writeLoop(cc *clientConn) {
 				continue
 			}
 		}
-		ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 		err := cc.ws.Write(ctx, websocket.MessageText, b)
 		cancel()
 		if err != nil {

@@ -463,6 +463,9 @@ func (c *conn) resume(m *message) (*Error, string) {
 		o.mu.Unlock()
 		return resumeFailure(resumeBadSeq)
 	}
+	// Back: the answer shows it so (the others hear it below).
+	away := p.reconnecting
+	p.reconnecting = false
 	o.dropUpTo(seq)
 	answer := &message{Type: typeResumed, ID: m.ID, Resume: next, ResumeWindow: s.cfg.ResumeWindow.Milliseconds(), LastID: ptr(p.lastID)}
 	if p.admitted {
@@ -473,6 +476,7 @@ func (c *conn) resume(m *message) (*Error, string) {
 	}
 	first, err := encodeMessage(answer)
 	if err != nil {
+		p.reconnecting = away
 		o.mu.Unlock()
 		s.log.Error("signaling: cannot resume", "room", r.name, "err", err)
 		return errorf(CodeInternal, "cannot resume now"), "internal"
@@ -514,8 +518,7 @@ func (c *conn) resume(m *message) (*Error, string) {
 		p.window = nil
 	}
 	p.windowGen++
-	if p.reconnecting {
-		p.reconnecting = false
+	if away {
 		r.ds.resumed(p)
 		r.broadcastStateLocked()
 	}

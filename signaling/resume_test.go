@@ -212,6 +212,20 @@ func TestResumeMisuse(t *testing.T) {
 	if st.Rejected[CodeResumeFailed] != 7 || st.OutboxOverflows < 1 {
 		t.Errorf("stats %+v", st)
 	}
+	mfs, err := e.srv.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, n := range []string{"tresor_signaling_resumes_total", "tresor_signaling_resume_failures_total", "tresor_signaling_reconnecting",
+		"tresor_signaling_resume_windows_ended_total", "tresor_signaling_outbox_overflows_total"} {
+		if !names[n] {
+			t.Errorf("no metric %s", n)
+		}
+	}
 }
 
 // TestResumeRetryAfterLostAnswer: a resume whose answer is lost with its
@@ -659,7 +673,7 @@ func TestOutboxMemoryAtBound(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := newRoom(s, "r", &roomSettings{max: 1000})
-			const n = 20
+			const n = 8
 			ps := make([]*participant, n)
 			var before, after runtime.MemStats
 			runtime.GC()
@@ -690,4 +704,43 @@ func TestOutboxMemoryAtBound(t *testing.T) {
 			runtime.KeepAlive(ps)
 		})
 	}
+}
+
+// TestResumeWhileWaiting: a participant in the waiting room keeps its
+// place there too; admitted while away, it learns so from the replay.
+func TestResumeWhileWaiting(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.room("r", RoomConfig{WaitingRoom: true})
+	h := e.dial("r", "h", RoleHost)
+	waitFor[Joined](t, h)
+	w := e.rawJoin("r", "w", RoleParticipant)
+	v := e.rawJoin("r", "v", RoleParticipant)
+	w.drop()
+	v.drop()
+	st := waitMatch(t, h, func(s StateChanged) bool {
+		return len(s.State.Waiting) == 2 && s.State.Waiting[0].Reconnecting && s.State.Waiting[1].Reconnecting
+	}).State
+	if st.Waiting[0].Identity != "w" {
+		t.Fatalf("waiting room %+v", st.Waiting)
+	}
+	// v is still waiting when it resumes.
+	if m := v.resume(); m["reason"] != "host" || m["self"] != nil || m["state"] != nil {
+		t.Fatalf("resumed while waiting: %v", m)
+	}
+	// w was admitted while away: the answer shows it admitted (and back),
+	// and the replay has its "joined".
+	if err := h.Admit(ctx(t), "w"); err != nil {
+		t.Fatal(err)
+	}
+	m := w.resume()
+	self, _ := m["self"].(map[string]any)
+	if self["identity"] != "w" || self["reconnecting"] != nil {
+		t.Fatalf("resumed after admission: %v", m)
+	}
+	if j := w.readType("joined"); j["self"] == nil {
+		t.Fatalf("joined %v", j)
+	}
+	waitMatch(t, h, func(s StateChanged) bool {
+		return len(s.State.Participants) == 2 && !s.State.Participants[1].Reconnecting
+	})
 }
