@@ -312,6 +312,38 @@ func TestClientRequestWaitsWhileReconnecting(t *testing.T) {
 	}
 }
 
+// TestClientAnswerLostInCut: the server processes a request, its answer
+// is lost with the connection; after the resume the client does not send
+// the request again (last_id covers it), the answer comes in the replay,
+// and the request was processed exactly once.
+func TestClientAnswerLostInCut(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.room("r", RoomConfig{})
+	h := e.dial("r", "h", RoleHost)
+	px := newCutProxy(t, e)
+	p := e.dialVia(px, "r", "p", RoleParticipant, fastBackoff())
+	waitFor[Joined](t, p)
+	waitRoster(t, h, "h", "p")
+	px.Deaf()
+	done := make(chan error, 1)
+	go func() { done <- p.SendChat(ctx(t), 0, []byte("once")) }()
+	waitFor[ChatReceived](t, h) // processed
+	select {
+	case err := <-done:
+		t.Fatalf("answered through a deaf network: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	px.Cut()
+	waitFor[Resumed](t, p)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	noEvent[ChatReceived](t, h, 300*time.Millisecond)
+	if st := e.srv.Stats(); len(st.Rejected) != 0 || st.Resumes != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 // TestClientResumeWindowSpent: when the network stays away longer than the
 // resume window, the client gives up: ResumeFailed, closed, requests fail.
 func TestClientResumeWindowSpent(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -26,6 +25,7 @@ type cutProxy struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	down  bool
+	deaf  bool // server → client bytes are lost
 	wg    sync.WaitGroup
 }
 
@@ -74,7 +74,22 @@ func (p *cutProxy) accept() {
 		p.wg.Add(2)
 		pipe := func(dst, src net.Conn) {
 			defer p.wg.Done()
-			io.Copy(dst, src)
+			toClient := dst == in
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				p.mu.Lock()
+				lost := toClient && p.deaf
+				p.mu.Unlock()
+				if n > 0 && !lost {
+					if _, err := dst.Write(buf[:n]); err != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
 			dst.Close()
 			src.Close()
 			p.mu.Lock()
@@ -91,6 +106,7 @@ func (p *cutProxy) accept() {
 func (p *cutProxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.deaf = false
 	for c := range p.conns {
 		// RST rather than FIN where possible: a network that fails does
 		// not say goodbye.
@@ -99,6 +115,14 @@ func (p *cutProxy) Cut() {
 		}
 		c.Close()
 	}
+}
+
+// Deaf loses everything the server sends from now on, until Cut (which
+// ends it): requests get through, answers do not.
+func (p *cutProxy) Deaf() {
+	p.mu.Lock()
+	p.deaf = true
+	p.mu.Unlock()
 }
 
 // Down cuts and refuses connections until Up.
