@@ -26,8 +26,21 @@ import (
 // retries. A Commit also names the pending proposals it covers; covered Adds
 // need a Welcome, which the server hands to the joiners.
 //
+// A member whose connection dropped (reconnecting: its place is kept for
+// the resume window) is still a member, but is not asked to commit: the
+// committer's role fails over from it at once, and it is asked again only
+// once it has resumed and its turn comes.
+//
 // When no member is online (everyone left), the group is gone: the next
 // joiner with a KeyPackage founds a new one at epoch 0 ("group_create").
+//
+// The service also keeps the room's latest GroupInfo (RFC 9420 §12.4.3),
+// opaque and signed by a member: the one the last accepted Commit carried,
+// or the founder's for epoch 0. From it a participant whose copy of the
+// group fell behind rejoins with an external Commit (RFC 9420 §12.4.3.2),
+// which is accepted like any Commit for the current epoch and keeps (or
+// makes) its sender a member. Members accept such a Commit only as a resync
+// of the same vouched identity; the server cannot tell and does not try.
 //
 // An Add that no accepted Commit covers within KeyPackageTimeout (the
 // committers found its KeyPackage invalid, or ignore it) is dropped, and
@@ -55,6 +68,21 @@ type delivery struct {
 	expiry    *time.Timer
 	expiryAt  time.Time
 	expiryGen uint64
+
+	// The latest GroupInfo and the epoch it is for; nil when the last
+	// accepted Commit carried none.
+	groupInfo      []byte
+	groupInfoEpoch uint64
+}
+
+// commitMsg is a "commit" request's content.
+type commitMsg struct {
+	epoch     uint64
+	proposals []uint64
+	data      []byte
+	welcome   []byte
+	groupInfo []byte
+	external  bool
 }
 
 type proposal struct {
@@ -135,7 +163,7 @@ func (d *delivery) schedule() {
 		d.committer = nil
 		return
 	}
-	if d.committer == nil || d.committer.gone {
+	if d.committer == nil || d.committer.gone || d.committer.reconnecting {
 		d.committer = d.choose()
 		if d.committer == nil {
 			d.stopTimer()
@@ -165,17 +193,18 @@ func (d *delivery) found() {
 	d.members = []*participant{f}
 	d.member[f] = true
 	d.epoch = 0
+	d.groupInfo = nil
 	d.changed()
 	f.send(&message{Type: typeGroupCreate, Epoch: ptr(uint64(0))})
 	d.r.broadcastStateLocked()
 }
 
-// choose returns the first online member in join order that has not timed
-// out; when all have, it starts over.
+// choose returns the first online member in join order that is connected
+// and has not timed out; when all have timed out, it starts over.
 func (d *delivery) choose() *participant {
 	for range 2 {
 		for _, m := range d.members {
-			if !m.gone && !d.skipped[m] {
+			if !m.gone && !m.reconnecting && !d.skipped[m] {
 				return m
 			}
 		}
@@ -284,6 +313,50 @@ func (d *delivery) expire(gen uint64) {
 	d.schedule()
 }
 
+// reconnecting fails the committer's role over at once from a member
+// whose connection dropped.
+func (d *delivery) reconnecting(p *participant) {
+	if d.committer == p {
+		d.r.s.log.Info("signaling: committer reconnecting, failing over", "room", d.r.name, "epoch", d.epoch)
+		d.committer = nil
+		d.stopTimer()
+		d.schedule()
+	}
+}
+
+// resumed makes sure someone works on pending proposals once a member is
+// back (it may be the only one).
+func (d *delivery) resumed(*participant) { d.schedule() }
+
+// publishGroupInfo keeps a member's GroupInfo for the current epoch (the
+// founder's for epoch 0; committers send theirs with the Commit). The first
+// one for an epoch stays: a later one is a conflict, so that no member can
+// replace the committer's.
+func (d *delivery) publishGroupInfo(p *participant, epoch uint64, data []byte) *Error {
+	if !d.member[p] {
+		return errorf(CodeNotMember, "only group members may publish a GroupInfo")
+	}
+	if max := d.r.s.cfg.MaxGroupInfoSize; len(data) > max {
+		return errorf(CodeTooLarge, "GroupInfo of %d bytes; the limit is %d", len(data), max)
+	}
+	if epoch != d.epoch {
+		return errorf(CodeConflict, "the group is at epoch %d", d.epoch)
+	}
+	if d.groupInfo != nil && d.groupInfoEpoch == d.epoch {
+		return errorf(CodeConflict, "a GroupInfo for epoch %d is already kept", d.epoch)
+	}
+	d.groupInfo, d.groupInfoEpoch = data, epoch
+	return nil
+}
+
+// groupInfoFor returns the latest GroupInfo and its epoch.
+func (d *delivery) groupInfoFor() (uint64, []byte, *Error) {
+	if d.groupInfo == nil {
+		return 0, nil, errorf(CodeNotFound, "no GroupInfo for the current epoch")
+	}
+	return d.groupInfoEpoch, d.groupInfo, nil
+}
+
 // stop cancels the timers for good (room ended or server closing).
 func (d *delivery) stop() {
 	d.stopped = true
@@ -293,15 +366,29 @@ func (d *delivery) stop() {
 
 // commit accepts p's Commit if it is the first for the current epoch and
 // every proposal it claims to cover is still pending (RFC 9420 §12.4).
-func (d *delivery) commit(p *participant, id, epoch uint64, ids []uint64, data, welcome []byte) *Error {
-	if !d.member[p] {
+//
+// An external Commit (RFC 9420 §12.4.3.2) covers no pending proposals
+// (message.validate) and may come from any admitted participant: it is how
+// one whose copy of the group fell behind gets back in, removing its own
+// old leaf and adding a new one. The member list is by identity, so the
+// sender takes the place of any earlier entry of its identity (or joins the
+// end), and pending proposals about that identity are dropped: the Commit
+// settled them.
+func (d *delivery) commit(p *participant, id uint64, cm commitMsg) *Error {
+	if !cm.external && !d.member[p] {
 		return errorf(CodeNotMember, "only group members may commit")
 	}
-	if epoch != d.epoch {
+	if cm.external && len(d.members) == 0 {
+		return errorf(CodeNotFound, "there is no group to join")
+	}
+	if max := d.r.s.cfg.MaxGroupInfoSize; len(cm.groupInfo) > max {
+		return errorf(CodeTooLarge, "GroupInfo of %d bytes; the limit is %d", len(cm.groupInfo), max)
+	}
+	if cm.epoch != d.epoch {
 		return errorf(CodeConflict, "the group is at epoch %d", d.epoch)
 	}
 	var covered []*proposal
-	for _, id := range ids {
+	for _, id := range cm.proposals {
 		i := slices.IndexFunc(d.pending, func(pr *proposal) bool { return pr.id == id })
 		if i < 0 {
 			return errorf(CodeConflict, "proposal %d is no longer pending", id)
@@ -317,10 +404,10 @@ func (d *delivery) commit(p *participant, id, epoch uint64, ids []uint64, data, 
 			added = append(added, pr.p)
 		}
 	}
-	if len(added) > 0 && len(welcome) == 0 {
+	if len(added) > 0 && len(cm.welcome) == 0 {
 		return errorf(CodeBadRequest, "a commit that adds members needs a welcome")
 	}
-	if len(added) == 0 && len(welcome) > 0 {
+	if len(added) == 0 && len(cm.welcome) > 0 {
 		return errorf(CodeBadRequest, "a welcome without added members")
 	}
 
@@ -338,16 +425,24 @@ func (d *delivery) commit(p *participant, id, epoch uint64, ids []uint64, data, 
 		d.members = append(d.members, a)
 		d.member[a] = true
 	}
+	if cm.external {
+		d.externalJoined(p)
+	}
+	if len(cm.groupInfo) > 0 {
+		d.groupInfo, d.groupInfoEpoch = cm.groupInfo, d.epoch
+	} else {
+		d.groupInfo = nil
+	}
 	d.changed()
 	// The committer hears first, so its answer precedes any new request.
 	p.send(&message{Type: typeOK, ID: id, Epoch: ptr(d.epoch)})
 	for _, m := range d.members {
 		if m != p && !m.gone && !slices.Contains(added, m) {
-			m.send(&message{Type: typeCommit, Participant: p.identity, Epoch: ptr(built), Data: data})
+			m.send(&message{Type: typeCommit, Participant: p.identity, Epoch: ptr(built), Data: cm.data, External: cm.external})
 		}
 	}
 	for _, a := range added {
-		a.send(&message{Type: typeWelcome, Participant: p.identity, Epoch: ptr(d.epoch), Data: welcome})
+		a.send(&message{Type: typeWelcome, Participant: p.identity, Epoch: ptr(d.epoch), Data: cm.welcome})
 	}
 	d.committer = nil
 	clear(d.skipped)
@@ -355,4 +450,26 @@ func (d *delivery) commit(p *participant, id, epoch uint64, ids []uint64, data, 
 	d.schedule()
 	d.r.broadcastStateLocked()
 	return nil
+}
+
+// externalJoined makes p, whose external Commit was accepted, the member
+// of its identity: in the place of an earlier entry of that identity (an
+// earlier connection's), or at the end.
+func (d *delivery) externalJoined(p *participant) {
+	same := func(m *participant) bool { return m.identity == p.identity }
+	for _, m := range d.members {
+		if same(m) {
+			delete(d.member, m)
+		}
+	}
+	if at := slices.IndexFunc(d.members, same); at < 0 {
+		d.members = append(d.members, p)
+	} else {
+		d.members[at] = p
+		tail := slices.DeleteFunc(d.members[at+1:], same)
+		d.members = d.members[:at+1+len(tail)]
+	}
+	d.member[p] = true
+	d.pending = slices.DeleteFunc(d.pending, func(pr *proposal) bool { return pr.p.identity == p.identity })
+	d.r.s.log.Info("signaling: external commit accepted", "room", d.r.name, "epoch", d.epoch)
 }

@@ -38,6 +38,15 @@
 // ([ErrKeyPackageExpired]). Chat is MLS application messages relayed as
 // opaque bytes, within a size limit and per-sender and per-room budgets.
 //
+// A dropped connection does not drop the participant (resume.go): the
+// server keeps its place for [Config].ResumeWindow, numbers every message
+// it sends and keeps it until the client acknowledges it, and a new
+// connection presenting the single-use resume secret from the join answer
+// takes over with nothing lost or repeated either way. The [Client] does
+// this by itself ([Reconnecting], [Resumed], [ResumeFailed]). A client
+// whose MLS state fell behind resyncs with an external Commit from the
+// GroupInfo the delivery service keeps.
+//
 // The server must not be abusable by clients either (limits.go): it caps
 // connections in all, per remote address and before joining, refusing the
 // upgrade with 429 or 503, and every limit is counted in [Server.Stats].

@@ -37,6 +37,7 @@ const (
 	CodeReplaced           Code = "replaced"            // the same identity joined again elsewhere
 	CodeMediaUnavailable   Code = "media_unavailable"   // the server runs without media
 	CodeInternal           Code = "internal"            // server fault
+	CodeResumeFailed       Code = "resume_failed"       // a resume was refused (unknown, used or expired secret, wrong room, outbox overflowed): join afresh
 
 	// CodeKeyPackageExpired is an error event, not an answer: the client's
 	// pending Add was dropped after [Config].KeyPackageTimeout without a

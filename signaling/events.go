@@ -59,11 +59,14 @@ type CommitRequested struct {
 }
 
 // CommitReceived: From's Commit, built on Epoch, was accepted; process it
-// to reach Epoch+1.
+// to reach Epoch+1. External marks an external Commit (RFC 9420
+// §12.4.3.2): accept it only as a resync of From's own vouched identity
+// (it removes From's old leaf and adds its new one).
 type CommitReceived struct {
-	From  string
-	Epoch uint64
-	Data  []byte
+	From     string
+	Epoch    uint64
+	Data     []byte
+	External bool
 }
 
 // WelcomeReceived: the client was added to the group; Epoch is the epoch
@@ -88,7 +91,28 @@ type MediaReceived struct{ Signal MediaSignal }
 // "replaced" when the same identity joined elsewhere).
 type ServerError struct{ Err *Error }
 
+// Reconnecting: the connection dropped and the client is trying to resume
+// its session, for the Attempt-th time; Err is why the connection dropped
+// or the previous attempt failed. Requests wait meanwhile.
+type Reconnecting struct {
+	Attempt int
+	Err     error
+}
+
+// Resumed: the session continues on a new connection. Nothing was lost:
+// the events missed meanwhile follow, each once, and requests in flight
+// are answered.
+type Resumed struct{}
+
+// ResumeFailed: the session cannot be resumed — the server refused (its
+// error has code resume_failed) or the resume window passed. The client
+// closes; join afresh with [Dial].
+type ResumeFailed struct{ Err error }
+
 func (Joined) event()               {}
+func (Reconnecting) event()         {}
+func (Resumed) event()              {}
+func (ResumeFailed) event()         {}
 func (Waiting) event()              {}
 func (Denied) event()               {}
 func (Removed) event()              {}
@@ -147,7 +171,7 @@ func toEvent(m *message) (Event, bool) {
 	case typeCommitRequest:
 		return CommitRequested{Epoch: epoch, Proposals: m.Pending}, true
 	case typeCommit:
-		return CommitReceived{From: m.Participant, Epoch: epoch, Data: m.Data}, true
+		return CommitReceived{From: m.Participant, Epoch: epoch, Data: m.Data, External: m.External}, true
 	case typeWelcome:
 		return WelcomeReceived{From: m.Participant, Epoch: epoch, Data: m.Data}, true
 	case typeChat:

@@ -34,6 +34,16 @@ var seedMessages = []string{
 	`{"v":1,"type":"state","state":{"participants":[{"identity":"a","role":"host","permissions":{"camera":true,"microphone":true,"screen":true}}],"recording":{"requested":true},"epoch":2}}`,
 	`{"v":1,"type":"commit_request","epoch":4,"pending":[{"id":1,"kind":"add","participant":"b","key_package":"AQI="}]}`,
 	`{"v":1,"type":"error","id":3,"code":"forbidden","message":"no"}`,
+	`{"v":1,"type":"resume","id":1,"room":"r","resume":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8","seq":0}`,
+	`{"v":1,"type":"ack","seq":42}`,
+	`{"v":1,"type":"group_info","id":22,"epoch":0,"data":"AAEC"}`,
+	`{"v":1,"type":"get_group_info","id":23}`,
+	`{"v":1,"type":"commit","id":24,"epoch":3,"data":"AAEC","group_info":"AwQF","external":true}`,
+	`{"v":1,"type":"joined","id":1,"self":{"identity":"a","role":"host","permissions":{"camera":true,"microphone":true,"screen":true}},"state":{"participants":[],"recording":{},"epoch":0},"resume":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8","resume_window":30000}`,
+	`{"v":1,"type":"resumed","id":1,"resume":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8","resume_window":30000,"last_id":7,"reason":"host","recording":{}}`,
+	`{"v":1,"type":"state","seq":9,"state":{"participants":[{"identity":"a","role":"host","permissions":{"camera":true,"microphone":true,"screen":true},"reconnecting":true}],"recording":{},"epoch":2}}`,
+	`{"v":1,"type":"commit","seq":10,"participant":"b","epoch":3,"data":"AAEC","external":true}`,
+	`{"v":1,"type":"going_away"}`,
 }
 
 // FuzzDecodeMessage checks that decoding never panics and that a decoded
@@ -104,6 +114,41 @@ func FuzzRecordingField(f *testing.F) {
 		}
 		if validRecordingID(r.id) && (len(r.id) != 32 || strings.Trim(r.id, "0123456789abcdef") != "") {
 			t.Fatalf("accepted recording id %q", r.id)
+		}
+	})
+}
+
+// FuzzResumeSecret checks the parser of resume secrets: it never panics,
+// accepts exactly the 43-character base64url form of 32 bytes, and a
+// secret it accepts re-encodes to the same text (so that one secret has
+// one form, and one hash).
+func FuzzResumeSecret(f *testing.F) {
+	good, _, err := newResumeSecret()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:42] + "B") // non-zero trailing bits
+	f.Add(strings.Repeat("A", 43))
+	f.Add(strings.Repeat("A", 44))
+	f.Add(good[:42] + "=")
+	f.Add(good[:20] + "+" + good[21:])
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := parseResumeSecret(s)
+		if err != nil {
+			if len(s) >= 8 && strings.Contains(err.Error(), s) {
+				t.Fatalf("the error quotes the input: %v", err)
+			}
+			return
+		}
+		if len(b) != resumeSecretLen {
+			t.Fatalf("accepted %d bytes", len(b))
+		}
+		if again := resumeEncoding.EncodeToString(b); again != s {
+			t.Fatalf("%q re-encodes as %q", s, again)
+		}
+		if hashResumeSecret(b) != hashResumeSecret(append([]byte(nil), b...)) {
+			t.Fatal("hash not deterministic")
 		}
 	})
 }

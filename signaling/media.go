@@ -83,9 +83,10 @@ func (s *mediaSlot) open(ctx context.Context, r *room, p *participant) (MediaSes
 	if s.session != nil {
 		return s.session, nil
 	}
-	c := p.c
+	// The SFU's signals go through the participant's outbox, so that they
+	// reach it across a resume too.
 	sess, err := r.s.cfg.Media.Join(ctx, r.name, p.identity, func(sig MediaSignal) {
-		c.send(&message{Type: typeMedia, Signal: &sig})
+		p.send(&message{Type: typeMedia, Signal: &sig})
 	})
 	if err != nil {
 		return nil, err

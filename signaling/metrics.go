@@ -11,6 +11,8 @@ type collector struct {
 	rooms, participants, waiting           *prometheus.Desc
 	rejected, disconnected, commitTimeouts *prometheus.Desc
 	conns, pendingConns, refused, expired  *prometheus.Desc
+	reconnecting, resumes, resumeFailures  *prometheus.Desc
+	windowsEnded, overflows                *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -29,12 +31,17 @@ func newCollector(s *Server) *collector {
 		pendingConns:   d("pending_connections", "Open WebSocket connections that have not joined yet."),
 		refused:        d("refused_total", "WebSocket upgrades refused by the connection limits, by reason.", "reason"),
 		expired:        d("key_packages_expired_total", "Pending Adds dropped because no Commit covered them in time."),
+		reconnecting:   d("reconnecting", "Participants whose connection dropped and whose place is kept for a resume."),
+		resumes:        d("resumes_total", "Sessions resumed on a new connection."),
+		resumeFailures: d("resume_failures_total", "Refused resumes, by why.", "reason"),
+		windowsEnded:   d("resume_windows_ended_total", "Participants removed because they did not resume in time or their outbox overflowed while away."),
+		overflows:      d("outbox_overflows_total", "Outboxes that overflowed, making their session unresumable."),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rooms, c.participants, c.waiting, c.rejected, c.disconnected, c.commitTimeouts,
-		c.conns, c.pendingConns, c.refused, c.expired} {
+		c.conns, c.pendingConns, c.refused, c.expired, c.reconnecting, c.resumes, c.resumeFailures, c.windowsEnded, c.overflows} {
 		ch <- d
 	}
 }
@@ -57,6 +64,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n), reason)
 	}
 	ch <- prometheus.MustNewConstMetric(c.expired, prometheus.CounterValue, float64(st.KeyPackagesExpired))
+	ch <- prometheus.MustNewConstMetric(c.reconnecting, prometheus.GaugeValue, float64(st.Reconnecting))
+	ch <- prometheus.MustNewConstMetric(c.resumes, prometheus.CounterValue, float64(st.Resumes))
+	for reason, n := range st.ResumeFailures {
+		ch <- prometheus.MustNewConstMetric(c.resumeFailures, prometheus.CounterValue, float64(n), reason)
+	}
+	ch <- prometheus.MustNewConstMetric(c.windowsEnded, prometheus.CounterValue, float64(st.ResumeWindowsEnded))
+	ch <- prometheus.MustNewConstMetric(c.overflows, prometheus.CounterValue, float64(st.OutboxOverflows))
 }
 
 // Gatherer returns the registry holding the server's metrics when

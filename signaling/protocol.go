@@ -24,6 +24,13 @@ const DefaultMaxMessageSize = 256 << 10
 // message in an MLS PrivateMessage (RFC 9420 §6.3) with room to spare.
 const DefaultMaxChatSize = 16 << 10
 
+// DefaultMaxGroupInfoSize is the largest MLS GroupInfo, in bytes, that a
+// server keeps for a room unless [Config].MaxGroupInfoSize says otherwise.
+// A GroupInfo (RFC 9420 §12.4.3) is a few hundred bytes plus its
+// extensions; with the ratchet_tree extension it is about the size of a
+// Welcome, so this matches the room DefaultMaxMessageSize leaves for one.
+const DefaultMaxGroupInfoSize = 128 << 10
+
 // Message types. Client→server requests are answered with "ok" or "error"
 // carrying the request's id; the other server→client types are events.
 // PROTOCOL.md documents each one.
@@ -47,6 +54,10 @@ const (
 	typeCommit         = "commit" // also server → client
 	typeChat           = "chat"   // also server → client
 	typeMedia          = "media"  // also server → client
+	typeResume         = "resume"
+	typeAck            = "ack"
+	typeGroupInfo      = "group_info"
+	typeGetGroupInfo   = "get_group_info"
 
 	// server → client
 	typeOK            = "ok"
@@ -62,6 +73,8 @@ const (
 	typeGroupCreate   = "group_create"
 	typeCommitRequest = "commit_request"
 	typeWelcome       = "welcome"
+	typeResumed       = "resumed"
+	typeGoingAway     = "going_away"
 )
 
 // Field limits. Identities, names, rooms, tokens and passcodes follow the
@@ -75,6 +88,10 @@ const (
 	maxProposals   = 1024
 	maxSDPLen      = 64 << 10
 	maxCandLen     = 1024
+	// maxAckLen bounds a message that may draw on the ack budget
+	// (conn.process): an ack is {"v":1,"type":"ack","seq":N}, under 60
+	// bytes even with the largest N.
+	maxAckLen = 128
 )
 
 // message is the one JSON object every WebSocket text message carries. It is
@@ -106,6 +123,21 @@ type message struct {
 	Pending   []Proposal `json:"pending,omitempty"`
 	Data      []byte     `json:"data,omitempty"`
 	Welcome   []byte     `json:"welcome,omitempty"`
+	// GroupInfo is the committer's signed GroupInfo of the new epoch in a
+	// "commit" (RFC 9420 §12.4.3), opaque; External marks an external
+	// Commit (RFC 9420 §12.4.3.2), in a "commit" either way.
+	GroupInfo []byte `json:"group_info,omitempty"`
+	External  bool   `json:"external,omitempty"`
+
+	// session resume (resume.go): Seq numbers every server → client message
+	// after the join answer, and names the last one processed in "ack" and
+	// "resume"; Resume is a resume secret (join answer, "resume",
+	// "resumed"); ResumeWindow is how long a dropped session is kept, in
+	// milliseconds; LastID is the highest request id processed ("resumed").
+	Seq          *uint64 `json:"seq,omitempty"`
+	Resume       string  `json:"resume,omitempty"`
+	ResumeWindow int64   `json:"resume_window,omitempty"`
+	LastID       *uint64 `json:"last_id,omitempty"`
 
 	// media
 	Signal *MediaSignal `json:"signal,omitempty"`
@@ -266,6 +298,9 @@ type Participant struct {
 	// Member is true once the delivery service counts the participant as an
 	// MLS group member (after the Commit that added it was accepted).
 	Member bool `json:"member,omitempty"`
+	// Reconnecting is true while the participant's connection is lost and
+	// the server keeps its place for a resume ([Config].ResumeWindow).
+	Reconnecting bool `json:"reconnecting,omitempty"`
 }
 
 // Recording is a room's recording state, shown to everyone (also to people in
@@ -456,7 +491,28 @@ func (m *message) validate() error {
 		if len(m.Passcode) > maxPasscodeLen {
 			return fmt.Errorf("join: passcode too long")
 		}
-	case typeLeave, typeEnd, typeStartRecording, typeStopRecording:
+	case typeResume:
+		if m.Room == "" || len(m.Room) > maxRoomLen || !utf8.ValidString(m.Room) {
+			return fmt.Errorf("resume: missing or invalid room")
+		}
+		if _, err := parseResumeSecret(m.Resume); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if m.Seq == nil {
+			return fmt.Errorf("resume: missing seq")
+		}
+	case typeAck:
+		if m.Seq == nil {
+			return fmt.Errorf("ack: missing seq")
+		}
+	case typeGroupInfo:
+		if m.Epoch == nil {
+			return fmt.Errorf("group_info: missing epoch")
+		}
+		if len(m.Data) == 0 {
+			return fmt.Errorf("group_info: missing data")
+		}
+	case typeLeave, typeEnd, typeStartRecording, typeStopRecording, typeGetGroupInfo:
 	case typeAdmit, typeDeny, typeRemove:
 		return needParticipant()
 	case typeMute, typeStopTrack:
@@ -511,6 +567,11 @@ func (m *message) validate() error {
 		}
 		if len(m.Proposals) > maxProposals {
 			return fmt.Errorf("commit: too many proposals")
+		}
+		// An external Commit covers no proposals by reference and adds
+		// nobody (RFC 9420 §12.4.3.2): it only puts its sender in.
+		if m.External && (len(m.Proposals) > 0 || len(m.Welcome) > 0) {
+			return fmt.Errorf("commit: an external commit covers no pending proposals and has no welcome")
 		}
 	case typeChat:
 		if m.Epoch == nil {

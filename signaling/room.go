@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -33,13 +34,24 @@ type room struct {
 	chatMsgs, chatBytes bucket
 }
 
-// participant is one connected person in a room, admitted or waiting.
+// participant is one person in a room, admitted or waiting, connected or
+// reconnecting (resume.go).
 type participant struct {
 	r        *room
-	c        *conn
 	identity string
 	name     string
 	role     Role
+
+	// out is its connection and sequenced outbox; every message to it goes
+	// through send (resume.go).
+	out outbox
+
+	// reqMu is held while one of its requests is handled and while a
+	// resume takes the participant over, so that the two never overlap.
+	// It guards lastID and floor.
+	reqMu  sync.Mutex
+	lastID uint64 // the highest request id processed
+	floor  uint64 // lastID at the last resume: ids up to it are not processed again
 
 	// Guarded by r.mu.
 	admitted bool
@@ -47,6 +59,19 @@ type participant struct {
 	consent  string // the recording it consents to ("": none)
 	gone     bool
 	perms    Permissions
+
+	// Session resume (resume.go), guarded by r.mu.
+	resumable bool       // it has a resume secret
+	hash      resumeHash // of its current resume secret
+	// The secret its last resume presented, valid until its first message
+	// on the resumed connection (resume.go); set and cleared under both
+	// r.mu and reqMu, so that either lock guards reading it.
+	prevHash     resumeHash
+	hasPrev      bool
+	reconnecting bool // its connection dropped; its place is kept
+	window       *time.Timer
+	windowGen    uint64
+	endClass     string // why its session ended, for a failed resume
 
 	// Its chat budget (Config.ChatRate, ChatByteRate).
 	chatMsgs, chatBytes bucket
@@ -73,10 +98,8 @@ func newRoom(s *Server, name string, st *roomSettings) *room {
 
 // info is p's roster entry; the caller holds r.mu.
 func (p *participant) info() Participant {
-	return Participant{Identity: p.identity, Name: p.name, Role: p.role, Permissions: p.perms, Consented: p.r.consentedLocked(p), Member: p.r.ds.isMember(p)}
+	return Participant{Identity: p.identity, Name: p.name, Role: p.role, Permissions: p.perms, Consented: p.r.consentedLocked(p), Member: p.r.ds.isMember(p), Reconnecting: p.reconnecting}
 }
-
-func (p *participant) send(m *message) { p.c.send(m) }
 
 // join places an authenticated client in the room, admitted or waiting.
 func (r *room) join(c *conn, claims *auth.Claims, id uint64) *Error {
@@ -96,6 +119,11 @@ func (r *room) join(c *conn, claims *auth.Claims, id uint64) *Error {
 }
 
 func (r *room) tryJoin(c *conn, claims *auth.Claims, id uint64) (*Error, bool) {
+	secret, hash, err := newResumeSecret()
+	if err != nil {
+		r.s.log.Error("signaling: cannot join", "room", r.name, "err", err)
+		return errorf(CodeInternal, "cannot join now"), false
+	}
 	var fx effects
 	defer func() { fx.run() }()
 	r.mu.Lock()
@@ -117,9 +145,11 @@ func (r *room) tryJoin(c *conn, claims *auth.Claims, id uint64) (*Error, bool) {
 	if n >= r.set.max {
 		return errorf(CodeFull, "the meeting is full"), false
 	}
-	p := &participant{r: r, c: c, identity: claims.Identity, name: claims.Name, role: claims.Role}
+	p := &participant{r: r, identity: claims.Identity, name: claims.Name, role: claims.Role}
+	p.out.c = c
 	p.perms = Permissions{Camera: true, Microphone: true, Screen: moderator(claims.Role) || r.set.screen}
 	p.approved = !r.set.waitingRoom || r.allowed[claims.Role]
+	r.issueSecretLocked(p, secret, hash)
 	c.p = p
 	r.waiting = append(r.waiting, p)
 	// The same identity joining again (a reload, a second device) replaces
@@ -127,7 +157,7 @@ func (r *room) tryJoin(c *conn, claims *auth.Claims, id uint64) (*Error, bool) {
 	// not empty in between.
 	if old != nil {
 		old.send(&message{Type: typeError, Code: CodeReplaced, Message: "you joined again from elsewhere"})
-		old.c.closeWith(websocket.StatusPolicyViolation, "replaced")
+		old.closeConn(websocket.StatusPolicyViolation, "replaced")
 		r.removeLocked(old, &fx)
 	}
 	r.s.log.Info("signaling: joined", "room", r.name, "role", p.role)
@@ -166,15 +196,6 @@ func (r *room) find(identity string) *participant {
 	return nil
 }
 
-// leave runs when a participant's connection ends.
-func (r *room) leave(p *participant) {
-	var fx effects
-	r.mu.Lock()
-	r.removeLocked(p, &fx)
-	r.mu.Unlock()
-	fx.run()
-}
-
 // removeLocked takes p out of the room: out of the roster or waiting room,
 // out of recording consent, and out of the MLS group through a pending
 // Remove (delivery service). It drops the room when it becomes empty.
@@ -183,6 +204,7 @@ func (r *room) removeLocked(p *participant, fx *effects) {
 		return
 	}
 	p.gone = true
+	r.endSessionLocked(p)
 	fx.add(p.media.close)
 	if p.admitted {
 		delete(r.admitted, p.identity)
@@ -303,8 +325,17 @@ func (r *room) handleLocked(p *participant, m *message, fx *effects) *Error {
 		e = r.ds.keyPackage(p, m.Data)
 	case typeCommit:
 		// commit answers itself, before it relays the Commit.
-		if e = r.ds.commit(p, m.ID, *m.Epoch, m.Proposals, m.Data, m.Welcome); e == nil {
+		cm := commitMsg{epoch: *m.Epoch, proposals: m.Proposals, data: m.Data, welcome: m.Welcome, groupInfo: m.GroupInfo, external: m.External}
+		if e = r.ds.commit(p, m.ID, cm); e == nil {
 			return nil
+		}
+	case typeGroupInfo:
+		e = r.ds.publishGroupInfo(p, *m.Epoch, m.Data)
+	case typeGetGroupInfo:
+		var epoch uint64
+		var data []byte
+		if epoch, data, e = r.ds.groupInfoFor(); e == nil {
+			reply = &message{Epoch: ptr(epoch), Data: data}
 		}
 	default:
 		e = errorf(CodeUnknownType, "unknown message type %q", m.Type)
@@ -357,7 +388,7 @@ func (r *room) removeByHostLocked(actor *participant, identity string, fx *effec
 	}
 	r.banned[t.identity] = true
 	t.send(&message{Type: typeRemoved, Participant: actor.identity})
-	t.c.closeWith(websocket.StatusNormalClosure, "removed")
+	t.closeConn(websocket.StatusNormalClosure, "removed")
 	r.removeLocked(t, fx)
 	return nil
 }
@@ -422,7 +453,8 @@ func (r *room) endLocked(actor *participant, fx *effects) {
 	for _, p := range everyone {
 		p.gone = true
 		p.send(&message{Type: typeEnded, Participant: actor.identity})
-		p.c.closeWith(websocket.StatusNormalClosure, "meeting ended")
+		p.closeConn(websocket.StatusNormalClosure, "meeting ended")
+		r.endSessionLocked(p)
 		fx.add(p.media.close)
 	}
 	r.order, r.waiting = nil, nil

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -124,6 +126,37 @@ type Config struct {
 	MaxPendingConns        int
 	MaxPendingConnsPerAddr int
 
+	// ResumeWindow is how long a participant whose connection dropped
+	// keeps its place — admission or waiting, consent, MLS membership,
+	// media session — for a resume with its resume secret (PROTOCOL.md,
+	// "Resume"). Past it the participant is removed as if it had left.
+	// Default 30 s: long enough for a Wi-Fi blink, a switch to mobile data
+	// or a laptop lid closed and opened, short enough that a participant
+	// who is really gone leaves the roster, and the MLS group, soon.
+	// Negative: no resume (a dropped connection leaves at once).
+	ResumeWindow time.Duration
+
+	// MaxOutbox and MaxOutboxBytes bound each participant's outbox: the
+	// messages sent to it and not yet acknowledged, kept for a resume.
+	// Bytes count the memory the encoded messages hold plus 32 bytes each. A connected
+	// client acknowledges at least every second and every 32 messages, so
+	// its outbox stays small; the bounds are for a participant that is away
+	// (or does not acknowledge), and an outbox over either can no longer
+	// be replayed: the session is not resumable, and an away participant
+	// is removed at once. Defaults 1024 messages and 1 MiB: the whole chat
+	// budget of a room over the default window (RoomChatRate: 60 + 20 × 30
+	// = 660 messages) with room for roster changes, several of the largest
+	// MLS messages (a Welcome: up to MaxMessageSize), and still little
+	// next to what SendQueue lets a slow reader hold.
+	MaxOutbox      int
+	MaxOutboxBytes int
+
+	// MaxGroupInfoSize bounds the MLS GroupInfo a committer or founder
+	// publishes, which the server keeps (one per room) for participants
+	// to resync from; larger ones are refused with too_large. Default
+	// DefaultMaxGroupInfoSize.
+	MaxGroupInfoSize int
+
 	// WriteTimeout bounds one write to a client. Default 10 s.
 	WriteTimeout time.Duration
 
@@ -217,6 +250,8 @@ type Server struct {
 	passcode *passcodeLimits
 	hashSem  chan struct{} // bounds concurrent argon2id computations
 	gath     prometheus.Gatherer
+	resumes  *resumeRegistry
+	closing  atomic.Bool // Close was called: dropped connections leave at once
 
 	mu         sync.Mutex
 	closed     bool
@@ -311,6 +346,18 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 256
 	}
+	if cfg.ResumeWindow == 0 {
+		cfg.ResumeWindow = 30 * time.Second
+	}
+	if cfg.MaxOutbox <= 0 {
+		cfg.MaxOutbox = 1024
+	}
+	if cfg.MaxOutboxBytes <= 0 {
+		cfg.MaxOutboxBytes = 1 << 20
+	}
+	if cfg.MaxGroupInfoSize <= 0 {
+		cfg.MaxGroupInfoSize = DefaultMaxGroupInfoSize
+	}
 	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -323,6 +370,7 @@ func NewServer(cfg Config) (*Server, error) {
 		rooms:      make(map[string]*room),
 		ended:      make(map[string]bool),
 		conns:      make(map[*conn]struct{}),
+		resumes:    newResumeRegistry(),
 	}
 	reg := cfg.Registerer
 	if reg == nil {
@@ -371,14 +419,27 @@ func (s *Server) Stats() Stats {
 		r.mu.Lock()
 		st.Participants += len(r.order)
 		st.Waiting += len(r.waiting)
+		for _, p := range r.order {
+			if p.reconnecting {
+				st.Reconnecting++
+			}
+		}
+		for _, p := range r.waiting {
+			if p.reconnecting {
+				st.Reconnecting++
+			}
+		}
 		r.mu.Unlock()
 	}
 	return st
 }
 
-// Close disconnects every client with status 1001 (going away) and waits for
-// their handlers to return, or for ctx to be done.
+// Close tells every client {"type":"going_away"} — reconnect, perhaps to
+// another server, rather than give up — then closes its connection with
+// status 1001 (going away), and waits for the handlers to return, or for
+// ctx to be done. Places kept for a resume are given up.
 func (s *Server) Close(ctx context.Context) error {
+	s.closing.Store(true)
 	s.mu.Lock()
 	s.closed = true
 	conns := make([]*conn, 0, len(s.conns))
@@ -393,9 +454,15 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, r := range rooms {
 		r.mu.Lock()
 		r.ds.stop()
+		for _, p := range append(slices.Clone(r.order), r.waiting...) {
+			if p.window != nil {
+				p.window.Stop()
+			}
+		}
 		r.mu.Unlock()
 	}
 	for _, c := range conns {
+		c.send(&message{Type: typeGoingAway})
 		c.closeWith(websocket.StatusGoingAway, "server shutting down")
 	}
 	done := make(chan struct{})
@@ -483,8 +550,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	go c.writeLoop()
-	c.serve(r.Context())
-	c.finish()
+	keep := c.serve(r.Context())
+	c.finish(keep)
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

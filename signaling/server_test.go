@@ -247,14 +247,16 @@ func TestRoomsSource(t *testing.T) {
 }
 
 func TestServerClose(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{ResumeWindow: 200 * time.Millisecond})
 	e.room("r", RoomConfig{})
-	a := e.dial("r", "a", RoleHost)
-	b := e.dial("r", "b", RoleParticipant)
+	a := e.dial("r", "a", RoleHost, WithoutReconnect())
+	b := e.dial("r", "b", RoleParticipant, fastBackoff())
 	if err := e.srv.Close(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
+	// a does not try to reconnect; b does, until its window is spent.
 	waitClosed(t, a)
+	waitFor[ResumeFailed](t, b)
 	waitClosed(t, b)
 	_, err := e.dialErr("r", "c", RoleHost)
 	if err == nil {

@@ -30,6 +30,21 @@ type Stats struct {
 	// KeyPackagesExpired counts pending Adds dropped after
 	// [Config].KeyPackageTimeout without a Commit covering them.
 	KeyPackagesExpired uint64
+	// Reconnecting is how many participants (admitted or waiting) lost
+	// their connection and keep their place for [Config].ResumeWindow.
+	Reconnecting int
+	// Resumes counts sessions resumed on a new connection.
+	Resumes uint64
+	// ResumeFailures counts refused resumes by why: "unknown", "used",
+	// "expired", "wrong_room", "overflow", "closed", "bad_seq" (see
+	// PROTOCOL.md, "Resume").
+	ResumeFailures map[string]uint64
+	// ResumeWindowsEnded counts participants removed because they did not
+	// resume in time, or their outbox overflowed while they were away.
+	ResumeWindowsEnded uint64
+	// OutboxOverflows counts outboxes that went over [Config].MaxOutbox or
+	// MaxOutboxBytes, making their session unresumable.
+	OutboxOverflows uint64
 }
 
 // counters is the server's own set of counters (no global registry).
@@ -40,6 +55,34 @@ type counters struct {
 	refused      map[string]uint64
 	timeouts     uint64
 	expired      uint64
+	resumes      uint64
+	resumeFails  map[string]uint64
+	windowsEnded uint64
+	overflows    uint64
+}
+
+func (c *counters) resumed() {
+	c.mu.Lock()
+	c.resumes++
+	c.mu.Unlock()
+}
+
+func (c *counters) resumeFailed(class string) {
+	c.mu.Lock()
+	c.resumeFails[class]++
+	c.mu.Unlock()
+}
+
+func (c *counters) windowExpired() {
+	c.mu.Lock()
+	c.windowsEnded++
+	c.mu.Unlock()
+}
+
+func (c *counters) outboxOverflow() {
+	c.mu.Lock()
+	c.overflows++
+	c.mu.Unlock()
 }
 
 func (c *counters) refuse(reason string) {
@@ -61,7 +104,7 @@ func (c *counters) commitTimeout() {
 }
 
 func newCounters() *counters {
-	return &counters{rejected: make(map[Code]uint64), disconnected: make(map[string]uint64), refused: make(map[string]uint64)}
+	return &counters{rejected: make(map[Code]uint64), disconnected: make(map[string]uint64), refused: make(map[string]uint64), resumeFails: make(map[string]uint64)}
 }
 
 func (c *counters) reject(code Code) {
@@ -81,4 +124,6 @@ func (c *counters) snapshot(st *Stats) {
 	defer c.mu.Unlock()
 	st.Rejected, st.Disconnected, st.Refused = maps.Clone(c.rejected), maps.Clone(c.disconnected), maps.Clone(c.refused)
 	st.CommitTimeouts, st.KeyPackagesExpired = c.timeouts, c.expired
+	st.Resumes, st.ResumeFailures = c.resumes, maps.Clone(c.resumeFails)
+	st.ResumeWindowsEnded, st.OutboxOverflows = c.windowsEnded, c.overflows
 }

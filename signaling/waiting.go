@@ -68,7 +68,7 @@ func (r *room) denyLocked(actor *participant, identity string, fx *effects) *Err
 		return errorf(CodeNotFound, "nobody of that identity is waiting")
 	}
 	t.send(&message{Type: typeDenied})
-	t.c.closeWith(websocket.StatusNormalClosure, "denied")
+	t.closeConn(websocket.StatusNormalClosure, "denied")
 	r.removeLocked(t, fx)
 	return nil
 }
