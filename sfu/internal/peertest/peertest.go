@@ -19,7 +19,7 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/tresor-dev/tresor/internal/queue"
+	"github.com/tresor-dev/tresor/internal/trickle"
 )
 
 // Config configures a Peer.
@@ -39,7 +39,7 @@ type Config struct {
 type Peer struct {
 	PC *webrtc.PeerConnection
 
-	pending queue.Gate[webrtc.ICECandidateInit] // candidates before the remote description
+	pending trickle.Gate // candidates before their session's remote description
 }
 
 // NewAPI returns a pion API for client peers.
@@ -94,7 +94,7 @@ func New(api *webrtc.API) (*Peer, error) {
 }
 
 // AddICECandidate adds a remote candidate, queueing it until the remote
-// description is set.
+// description of its ICE session is set.
 func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
 	if p.pending.Hold(c) {
 		return nil
@@ -108,7 +108,7 @@ func (p *Peer) SetRemoteDescription(sd webrtc.SessionDescription) error {
 	if err := p.PC.SetRemoteDescription(sd); err != nil {
 		return err
 	}
-	for _, c := range p.pending.Open() {
+	for _, c := range p.pending.Open(sd.SDP) {
 		if err := p.PC.AddICECandidate(c); err != nil {
 			return err
 		}
