@@ -189,6 +189,7 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 		err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
 		if err == nil {
 			c.flush(signaling.DirectionPublish, s.SDP)
+			c.pubWatch.described(s.SDP)
 		}
 		select {
 		case c.pubAnswer <- err:
@@ -203,6 +204,7 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 			return err
 		}
 		c.flush(signaling.DirectionSubscribe, s.SDP)
+		c.subWatch.described(s.SDP)
 		answer, err := c.sub.CreateAnswer(nil)
 		if err != nil {
 			return err

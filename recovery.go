@@ -3,11 +3,13 @@ package tresor
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor/e2ee"
+	"github.com/tresor-dev/tresor/internal/trickle"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -32,6 +34,11 @@ import (
 //	     └──(ICE connected)── attempt k: restart, wait restartWindow(k) ◄┐
 //	                                        │ not connected              │
 //	                                        └────────────────────────────┘
+//
+// An attempt's window starts once the restart's remote description is
+// applied (the SFU's answer on publish, its offer on subscribe), so that
+// slow signaling never cuts an attempt short: a new restart before the
+// last one's description arrived would only restart the checks again.
 //
 // Attempts repeat while the connection stays down and stop when the
 // meeting closes. Each attempt's connectivity checks run for about 1.6 s
@@ -61,8 +68,34 @@ func restartWindow(k int) time.Duration {
 type iceWatch struct {
 	dir     signaling.Direction
 	pc      *webrtc.PeerConnection
-	changed chan struct{} // the ICE state changed (level-triggered: read it)
+	changed chan struct{} // the ICE state or session changed (level-triggered: read them)
 	force   chan struct{} // restart now (restartICE)
+
+	mu       sync.Mutex
+	ufrag    string // of the remote description applied last
+	sessions uint64 // remote descriptions with a new ufrag applied (ICE sessions begun)
+}
+
+// described records that remote description sdp was applied to w's
+// connection; a new ufrag means an ICE restart took effect.
+func (w *iceWatch) described(sdp string) {
+	u := trickle.DescriptionUfrag(sdp)
+	w.mu.Lock()
+	fresh := u != w.ufrag
+	if fresh {
+		w.ufrag = u
+		w.sessions++
+	}
+	w.mu.Unlock()
+	if fresh {
+		kick(w.changed)
+	}
+}
+
+func (w *iceWatch) session() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sessions
 }
 
 func newICEWatch(dir signaling.Direction, pc *webrtc.PeerConnection) *iceWatch {
@@ -123,19 +156,20 @@ func (c *mediaConn) watch(w *iceWatch) {
 			}
 		}
 		for k := 0; ; k++ {
-			start := time.Now()
-			window := restartWindow(k)
 			lvl := slog.LevelDebug
 			if k == 0 {
 				lvl = slog.LevelInfo
 			}
 			c.m.log.Log(c.ctx, lvl, "tresor: restarting ICE", "target", w.dir, "attempt", k+1, "state", w.pc.ICEConnectionState().String())
-			if err := c.restart(w, window); err != nil && c.ctx.Err() == nil {
-				c.m.log.Warn("tresor: ICE restart", "target", w.dir, "attempt", k+1, "err", err)
-			}
-			up, ok := c.waitUp(w, window-time.Since(start), false)
+			up, ok := c.restart(w)
 			if !ok {
 				return
+			}
+			if !up {
+				up, ok = c.waitUp(w, restartWindow(k), false)
+				if !ok {
+					return
+				}
 			}
 			if up {
 				break
@@ -174,18 +208,40 @@ func (c *mediaConn) waitUp(w *iceWatch, d time.Duration, failedEnds bool) (up, o
 	}
 }
 
-// restart makes one ICE-restart attempt on w's connection: a new offer on
-// the publish connection (waiting at most window for the answer), a
-// restart request on the subscribe connection (the SFU's offer follows
-// and inLoop answers it).
-func (c *mediaConn) restart(w *iceWatch, window time.Duration) error {
+// restart makes one ICE-restart attempt on w's connection and waits (at
+// most requestTimeout) until its remote description is applied: on the
+// publish connection a new offer and the SFU's answer, on the subscribe
+// connection a restart request and the SFU's offer (which inLoop
+// answers). It returns early, with up, if the connection is connected
+// meanwhile; ok is false when the meeting closed.
+func (c *mediaConn) restart(w *iceWatch) (up, ok bool) {
+	ctx, cancel := context.WithTimeout(c.ctx, requestTimeout)
+	defer cancel()
 	if w.dir == signaling.DirectionPublish {
-		ctx, cancel := context.WithTimeout(c.ctx, window)
-		defer cancel()
-		return c.negotiate(ctx, true)
+		if err := c.negotiate(ctx, true); err != nil && c.ctx.Err() == nil {
+			c.m.log.Warn("tresor: ICE restart", "target", w.dir, "err", err)
+		}
+		return false, c.ctx.Err() == nil
 	}
+	gen := w.session()
 	c.send(signaling.MediaSignal{Kind: signaling.SignalRestart, Direction: signaling.DirectionSubscribe})
-	return nil
+	for w.session() == gen {
+		if iceUp(w.pc.ICEConnectionState()) {
+			return true, true
+		}
+		select {
+		case <-w.changed:
+		case <-w.force:
+			return false, true
+		case <-ctx.Done():
+			if c.ctx.Err() != nil {
+				return false, false
+			}
+			c.m.log.Warn("tresor: ICE restart: no offer from the SFU", "target", w.dir)
+			return false, true
+		}
+	}
+	return false, true
 }
 
 // requestKeyFrames asks for a key frame on every live remote video track

@@ -15,8 +15,10 @@
 // or goes "failed", ICE is restarted on the same connection, keeping the
 // tracks, the keys and the SFU session: on "publish" with a new offer
 // ({iceRestart: true}), on "subscribe" by asking the SFU ({kind:
-// "restart"}) for an ICE-restart offer. Attempts repeat every 1-2 s while
-// the connection stays down; the SFU requests key frames once it is back.
+// "restart"}) for an ICE-restart offer. Attempts repeat while the
+// connection stays down, each waiting 1-2 s for ICE from when its remote
+// description (the SFU's answer or offer) is applied; the SFU requests key
+// frames once the connection is back.
 
 const PUBLISH = "publish";
 const SUBSCRIBE = "subscribe";
@@ -160,11 +162,20 @@ export class Media extends EventTarget {
   /**
    * restartIce restarts ICE on the connection target ("publish" or
    * "subscribe") now, whatever its state (e.g. on a network change the
-   * page learns of).
+   * page learns of). It resolves once the restart's remote description is
+   * applied (or after 10 s).
    */
-  restartIce(target) {
-    if (target === PUBLISH) return this.#renegotiate(true, restartWindow(0));
-    return this.#send({ kind: "restart", target: SUBSCRIBE });
+  async restartIce(target) {
+    if (target === PUBLISH) return this.#renegotiate(true);
+    const pc = this.subscribe;
+    const old = pc.remoteDescription ? ufragOfSDP(pc.remoteDescription.sdp) : "";
+    await this.#send({ kind: "restart", target: SUBSCRIBE });
+    const deadline = Date.now() + 10000;
+    while (!this.#closed && Date.now() < deadline) {
+      const cur = pc.remoteDescription ? ufragOfSDP(pc.remoteDescription.sdp) : "";
+      if (cur !== old || pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   // recover restarts ICE on pc until it is connected again, unless it
@@ -186,11 +197,9 @@ export class Media extends EventTarget {
         if (up() || this.#closed) return;
       }
       for (let k = 0; !up() && !this.#closed; k++) {
-        const start = Date.now();
         this.dispatchEvent(new CustomEvent("ice-restart", { detail: { target, attempt: k + 1 } }));
         await this.restartIce(target);
-        const left = restartWindow(k) - (Date.now() - start);
-        if (left > 0 && !up()) await wait(left);
+        if (!up()) await wait(restartWindow(k));
       }
       if (!this.#closed) this.dispatchEvent(new CustomEvent("ice-recovered", { detail: { target, downMs: Date.now() - down } }));
     } finally {
