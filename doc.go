@@ -118,6 +118,16 @@
 // publishing application sees [KeyFrameRequested] and should make its next
 // frame a key frame; a browser's encoder does so by itself.
 //
+// When the network drops or changes, media comes back without a new join:
+// a peer connection that stays disconnected for 1.5 s, or fails, is given
+// an ICE restart (RFC 8445 §9) on the same connection, retried every 1–2 s
+// while it stays down, and remote video asks for a key frame once it is
+// back (recovery.go). The meeting, the MLS epoch and the tracks carry on;
+// frames written while the connection is down are lost. How soon an outage
+// is noticed follows pion's ICE timeouts (SettingEngine.SetICETimeouts in
+// [WithSettingEngine]; pion's defaults: disconnected after 5 s without
+// traffic, failed 25 s later).
+//
 // Each remote participant's frames are decrypted with that member's keys
 // only, so a server that relabels, modifies, replays or injects a frame gets
 // it rejected and counted ([Meeting.Stats]). The hostile-server tests

@@ -14,7 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tresor-dev/tresor/e2ee/piontrack"
-	"github.com/tresor-dev/tresor/internal/queue"
+	"github.com/tresor-dev/tresor/internal/trickle"
 	"github.com/tresor-dev/tresor/signaling"
 )
 
@@ -22,7 +22,8 @@ import (
 // "publish", on which this client sends and always offers, and "subscribe",
 // on which it receives and the SFU always offers. Signals from the server
 // are handled in order by one goroutine (in); signals to the server are sent
-// in order by another (out).
+// in order by another (out). Two more (watch) bring each connection back
+// by ICE restart when the network drops or changes (see recovery.go).
 type mediaConn struct {
 	m        *Meeting
 	pub, sub *webrtc.PeerConnection
@@ -40,8 +41,11 @@ type mediaConn struct {
 	cancel    context.CancelFunc
 
 	// ICE candidates that arrive before their connection's remote
-	// description wait at its gate (trickle ICE).
-	pubCands, subCands queue.Gate[webrtc.ICECandidateInit]
+	// description of their ICE session (the first, or an ICE restart's)
+	// wait at its gate (trickle ICE).
+	pubCands, subCands trickle.Gate
+
+	pubWatch, subWatch *iceWatch
 
 	tmu    sync.Mutex
 	tracks []*RemoteTrack
@@ -80,6 +84,8 @@ func newMediaConn(m *Meeting) (*mediaConn, error) {
 		pubAnswer: make(chan error, 1), ctx: ctx, cancel: cancel}
 	pub.OnICECandidate(c.onCandidate(signaling.DirectionPublish))
 	sub.OnICECandidate(c.onCandidate(signaling.DirectionSubscribe))
+	c.pubWatch = newICEWatch(signaling.DirectionPublish, pub)
+	c.subWatch = newICEWatch(signaling.DirectionSubscribe, sub)
 	sub.OnTrack(c.onTrack)
 	return c, nil
 }
@@ -89,14 +95,16 @@ func newMediaConn(m *Meeting) (*mediaConn, error) {
 // SFU so that it starts offering the others' tracks.
 func (c *mediaConn) start() {
 	c.startOnce.Do(func() {
-		c.wg.Add(3)
+		c.wg.Add(5)
 		go c.inLoop()
 		go c.outLoop()
+		go c.watch(c.pubWatch)
+		go c.watch(c.subWatch)
 		go func() {
 			defer c.wg.Done()
 			ctx, cancel := context.WithTimeout(c.ctx, requestTimeout)
 			defer cancel()
-			if err := c.negotiate(ctx); err != nil && c.ctx.Err() == nil {
+			if err := c.negotiate(ctx, false); err != nil && c.ctx.Err() == nil {
 				c.m.log.Warn("tresor: first publish offer", "err", err)
 			}
 		}()
@@ -180,7 +188,8 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 		}
 		err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
 		if err == nil {
-			c.flush(signaling.DirectionPublish)
+			c.flush(signaling.DirectionPublish, s.SDP)
+			c.pubWatch.described(s.SDP)
 		}
 		select {
 		case c.pubAnswer <- err:
@@ -194,7 +203,8 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP}); err != nil {
 			return err
 		}
-		c.flush(signaling.DirectionSubscribe)
+		c.flush(signaling.DirectionSubscribe, s.SDP)
+		c.subWatch.described(s.SDP)
 		answer, err := c.sub.CreateAnswer(nil)
 		if err != nil {
 			return err
@@ -218,17 +228,17 @@ func (c *mediaConn) apply(s signaling.MediaSignal) error {
 }
 
 // gate returns the candidate gate of a connection.
-func (c *mediaConn) gate(d signaling.Direction) *queue.Gate[webrtc.ICECandidateInit] {
+func (c *mediaConn) gate(d signaling.Direction) *trickle.Gate {
 	if d == signaling.DirectionPublish {
 		return &c.pubCands
 	}
 	return &c.subCands
 }
 
-// flush opens a connection's gate once its remote description is set, and
-// adds the candidates that waited.
-func (c *mediaConn) flush(d signaling.Direction) {
-	for _, ci := range c.gate(d).Open() {
+// flush opens a connection's gate once its remote description sdp is set,
+// and adds the candidates of sdp's ICE session that waited.
+func (c *mediaConn) flush(d signaling.Direction, sdp string) {
+	for _, ci := range c.gate(d).Open(sdp) {
 		if err := c.pc(d).AddICECandidate(ci); err != nil {
 			c.m.log.Debug("tresor: queued candidate", "err", err)
 		}
@@ -247,15 +257,17 @@ func (c *mediaConn) onCandidate(target signaling.Direction) func(*webrtc.ICECand
 }
 
 // negotiate offers the publish connection's current tracks and waits for
-// the SFU's answer.
-func (c *mediaConn) negotiate(ctx context.Context) error {
+// the SFU's answer; with restart, the offer restarts ICE (RFC 8445 §9:
+// new credentials, new candidates, fresh connectivity checks), which keeps
+// DTLS-SRTP and the tracks.
+func (c *mediaConn) negotiate(ctx context.Context, restart bool) error {
 	c.pubMu.Lock()
 	defer c.pubMu.Unlock()
 	select { // a stale answer result
 	case <-c.pubAnswer:
 	default:
 	}
-	offer, err := c.pub.CreateOffer(nil)
+	offer, err := c.pub.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err != nil {
 		return fmt.Errorf("tresor: publish offer: %w", err)
 	}
@@ -383,7 +395,7 @@ func (m *Meeting) Publish(ctx context.Context, src Source) (*LocalTrack, error) 
 	out.sender = tr.Sender()
 	go c.senderRTCP(out, tr.Sender())
 	c.send(signaling.MediaSignal{Kind: signaling.SignalTrack, TrackID: id, Source: src})
-	if err := c.negotiate(ctx); err != nil {
+	if err := c.negotiate(ctx, false); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -398,5 +410,5 @@ func (m *Meeting) Unpublish(ctx context.Context, t *LocalTrack) error {
 	if err := m.media.pub.RemoveTrack(t.sender); err != nil {
 		return fmt.Errorf("tresor: unpublish: %w", err)
 	}
-	return m.media.negotiate(ctx)
+	return m.media.negotiate(ctx, false)
 }

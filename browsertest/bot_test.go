@@ -87,8 +87,9 @@ func clips(t *testing.T) (video, audio [][]byte) {
 }
 
 // startBot joins the meeting at ms as a participant named name (it lands in
-// the waiting room) and starts publishing once admitted.
-func startBot(t *testing.T, ms *meetingServer, name string) *bot {
+// the waiting room) and starts publishing once admitted; opts are added to
+// its Join options.
+func startBot(t *testing.T, ms *meetingServer, name string, opts ...tresor.Option) *bot {
 	t.Helper()
 	video, audio := clips(t)
 	identity := "bot-" + strings.ToLower(name)
@@ -98,8 +99,8 @@ func startBot(t *testing.T, ms *meetingServer, name string) *bot {
 	jctx, jcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer jcancel()
 	m, err := tresor.Join(jctx, "ws"+strings.TrimPrefix(ms.URL, "http")+"/signal", tok,
-		tresor.WithRoom(testRoom), tresor.WithPasscode(testPasscode),
-		tresor.WithAuthority(ms.key.Public().(ed25519.PublicKey)), tresor.WithVoucher(ms.vouch(identity, name)))
+		append([]tresor.Option{tresor.WithRoom(testRoom), tresor.WithPasscode(testPasscode),
+			tresor.WithAuthority(ms.key.Public().(ed25519.PublicKey)), tresor.WithVoucher(ms.vouch(identity, name))}, opts...)...)
 	if err != nil {
 		cancel()
 		t.Fatalf("bot join: %v", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,6 +57,13 @@ func newMeetingServer(t *testing.T) *meetingServer {
 // signaling server, so that a test can rewrite what the server says.
 func startMeetingServer(t *testing.T, proxied bool) (*meetingServer, *hostile.Proxy) {
 	t.Helper()
+	return startMeetingServerOn(t, proxied, nil)
+}
+
+// startMeetingServerOn is startMeetingServer with the SFU on udp (a tap
+// around its socket, say) when it is not nil.
+func startMeetingServerOn(t *testing.T, proxied bool, udp net.PacketConn) (*meetingServer, *hostile.Proxy) {
+	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +72,7 @@ func startMeetingServer(t *testing.T, proxied bool) (*meetingServer, *hostile.Pr
 	if os.Getenv("TRESOR_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	media, err := sfu.New(sfu.Config{UDPAddr: "127.0.0.1:0", Logger: logger.With("component", "sfu")})
+	media, err := sfu.New(sfu.Config{UDPAddr: "127.0.0.1:0", UDPConn: udp, Logger: logger.With("component", "sfu")})
 	if err != nil {
 		t.Fatal(err)
 	}

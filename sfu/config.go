@@ -72,6 +72,12 @@ type Config struct {
 	// active speakers). It is called from SFU goroutines and must not block.
 	OnEvent func(Event)
 
+	// ReconnectTimeout is how long a participant whose peer connection
+	// failed (ICE failed: nothing received for pion's disconnected plus
+	// failed timeouts, 30 s by default) is kept for an ICE restart to bring
+	// the connection back before it is closed. Default 30s.
+	ReconnectTimeout time.Duration
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -97,6 +103,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InitialBitrate <= 0 {
 		c.InitialBitrate = 1_000_000
+	}
+	if c.ReconnectTimeout <= 0 {
+		c.ReconnectTimeout = 30 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now

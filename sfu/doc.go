@@ -14,6 +14,7 @@
 //	answer, _ := p.HandlePublishOffer(ctx, offerFromClient) // publish connection
 //	_ = p.HandleSubscribeAnswer(ctx, answerFromClient)       // after signaler.SendOffer
 //	_ = p.AddICECandidate(sfu.DirectionPublish, candidate)         // trickle ICE, either connection
+//	_ = p.RestartSubscribeICE()                               // ICE restart of the subscribe connection (publish: the client's own offer)
 //	p.DeclareSource(trackID, sfu.SourceScreen)                // what a published track carries
 //	p.SetPublishPermission(sfu.SourceScreen, false)           // stop forwarding screen shares
 //	_ = p.SetMuted(trackID, true)
@@ -42,6 +43,22 @@
 // the receive side never disturbs the participant's own upload. The cost —
 // two DTLS handshakes and two ICE sessions — is small next to media, and
 // both share the SFU's single UDP port.
+//
+// # ICE restart
+//
+// When a participant's network drops or changes, its connections recover
+// by ICE restart (RFC 8445 §9) without leaving the room: on the publish
+// connection the participant sends an offer with new ICE credentials,
+// which HandlePublishOffer applies like any renegotiation; on the
+// subscribe connection it asks, and RestartSubscribeICE makes the SFU's
+// next offer a restart. pion restarts the ICE agent and keeps DTLS-SRTP
+// and the transceivers, so published tracks, their subscribers and every
+// down track carry on; when a connection is back, the video the
+// participant receives, or publishes, restarts at key frames. Trickled
+// candidates wait for the remote description of their own ICE session (by
+// ufrag: internal/trickle), since a restart's candidates may overtake its
+// description. A failed connection is not closed at once but after
+// Config.ReconnectTimeout without a successful restart.
 //
 // # One UDP port
 //

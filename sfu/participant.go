@@ -12,7 +12,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/tresor-dev/tresor/internal/queue"
+	"github.com/tresor-dev/tresor/internal/trickle"
 	"github.com/tresor-dev/tresor/sfu/internal/bwe"
 )
 
@@ -37,9 +37,10 @@ type Participant struct {
 	subReady atomic.Bool   // subscribe connection connected (DTLS-SRTP keys ready)
 
 	// Trickled candidates that arrive before their connection's remote
-	// description wait here. The gates keep their own state, so adding a
+	// description of their ICE session (the first one, or an ICE
+	// restart's) wait here. The gates keep their own state, so adding a
 	// candidate never asks pion anything under mu (see mu).
-	pubCands, subCands queue.Gate[webrtc.ICECandidateInit]
+	pubCands, subCands trickle.Gate
 
 	// mu ranks below pion's locks: pion calls downTrack.Bind, which takes
 	// mu, while it holds the RTPSender's lock, and its negotiation-needed
@@ -57,6 +58,8 @@ type Participant struct {
 	wantLayer    Layer
 	negDirty     bool
 	offered      bool                     // the first subscribe offer was made
+	subRestart   bool                     // make the next subscribe offer an ICE restart
+	subRestarted bool                     // an ICE-restart offer is out; the connection has not come back
 	unsubscribed map[*publishedTrack]bool // tracks the participant asked not to receive
 	closed       bool
 	negKick      chan struct{}
@@ -89,17 +92,23 @@ func newParticipant(r *Room, id string, sig Signaler, o joinOptions) (*Participa
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			// Packets written before DTLS-SRTP is up are dropped by pion, so
-			// every down track restarts at a fresh key frame now.
-			if !p.subReady.Swap(true) {
-				for _, d := range p.downTracks() {
+			// every down track restarts at a fresh key frame now. After an
+			// outage (the connection came back, by itself or by an ICE
+			// restart) the subscriber has lost frames: it gets key frames
+			// too, rather than waiting for its own requests.
+			first := !p.subReady.Swap(true)
+			p.mu.Lock()
+			p.subRestarted = false
+			p.mu.Unlock()
+			for _, d := range p.downTracks() {
+				if first {
 					d.restart()
-					d.t.requestKeyFrame(d.wantedLayer())
 				}
-				p.kickNegotiation() // changes held back while connecting
+				d.t.requestKeyFrame(d.wantedLayer())
 			}
+			p.kickNegotiation() // changes held back while connecting
 		case webrtc.PeerConnectionStateFailed:
-			s.cfg.Logger.Warn("sfu: subscribe connection failed", "room", r.id, "participant", id)
-			go p.Close()
+			p.failed(DirectionSubscribe, p.sub)
 		}
 	})
 	go p.negotiateLoop()
@@ -149,10 +158,22 @@ func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
 	}
 	pc.OnICECandidate(p.onCandidate(DirectionPublish))
 	pc.OnTrack(p.onTrack)
+	var wasUp atomic.Bool // pion calls the handler on a goroutine per change
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateFailed {
-			s.cfg.Logger.Warn("sfu: publish connection failed", "room", p.room.id, "participant", p.id)
-			go p.Close()
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			// Back after an outage: the subscribers lost the frames sent
+			// meanwhile, so their next pictures need key frames.
+			if wasUp.Swap(true) {
+				p.mu.Lock()
+				ts := p.publishedLocked()
+				p.mu.Unlock()
+				for _, t := range ts {
+					t.requestKeyFrame(LayerAuto)
+				}
+			}
+		case webrtc.PeerConnectionStateFailed:
+			p.failed(DirectionPublish, pc)
 		}
 	})
 	p.pub.Store(pc)
@@ -161,6 +182,29 @@ func (p *Participant) publishPC() (*webrtc.PeerConnection, error) {
 
 // ID is the participant's identifier.
 func (p *Participant) ID() string { return p.id }
+
+// failed handles a connection whose ICE failed (no traffic for pion's
+// disconnected plus failed timeouts). ICE restart (RFC 8445 §9) can still
+// bring it back, with the participant's publications and subscriptions
+// intact: the participant offers one on the publish connection, or asks
+// for one on the subscribe connection (RestartSubscribeICE). The
+// participant is closed only if the connection is not connected again
+// within Config.ReconnectTimeout.
+func (p *Participant) failed(dir Direction, pc *webrtc.PeerConnection) {
+	s := p.room.sfu
+	s.cfg.Logger.Warn("sfu: connection failed; waiting for an ICE restart", "room", p.room.id, "participant", p.id,
+		"direction", dir, "timeout", s.cfg.ReconnectTimeout)
+	time.AfterFunc(s.cfg.ReconnectTimeout, func() {
+		switch pc.ICEConnectionState() {
+		case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted, webrtc.ICEConnectionStateClosed:
+			return
+		}
+		if p.ctx.Err() == nil {
+			s.cfg.Logger.Warn("sfu: connection not restarted in time", "room", p.room.id, "participant", p.id, "direction", dir)
+			_ = p.Close()
+		}
+	})
+}
 
 func (p *Participant) onCandidate(dir Direction) func(*webrtc.ICECandidate) {
 	return func(c *webrtc.ICECandidate) {
@@ -187,10 +231,13 @@ func (p *Participant) HandlePublishOffer(ctx context.Context, offer webrtc.Sessi
 	if err != nil {
 		return webrtc.SessionDescription{}, err
 	}
+	// An offer with new ICE credentials is an ICE restart (RFC 8445 §9):
+	// pion restarts the connection's ICE agent and keeps DTLS-SRTP, the
+	// transceivers and so the published tracks and their subscribers.
 	if err := pub.SetRemoteDescription(offer); err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: set offer: %w", err)
 	}
-	p.flushCandidates(DirectionPublish, pub)
+	p.flushCandidates(DirectionPublish, pub, offer.SDP)
 	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return webrtc.SessionDescription{}, fmt.Errorf("sfu: publish: create answer: %w", err)
@@ -213,14 +260,15 @@ func (p *Participant) HandleSubscribeAnswer(ctx context.Context, answer webrtc.S
 	if err := p.sub.SetRemoteDescription(answer); err != nil {
 		return fmt.Errorf("sfu: subscribe: set answer: %w", err)
 	}
-	p.flushCandidates(DirectionSubscribe, p.sub)
+	p.flushCandidates(DirectionSubscribe, p.sub, answer.SDP)
 	p.kickNegotiation()
 	return nil
 }
 
 // AddICECandidate adds a trickled candidate of the participant for the given
-// connection. Candidates that arrive before the matching description are
-// queued.
+// connection. Candidates that arrive before the remote description of
+// their ICE session (its first, or an ICE restart's: RFC 8838 §4.1 names
+// the session by the candidate's ufrag) are queued until it is applied.
 func (p *Participant) AddICECandidate(dir Direction, c webrtc.ICECandidateInit) error {
 	var pc *webrtc.PeerConnection
 	switch dir {
@@ -245,17 +293,17 @@ func (p *Participant) AddICECandidate(dir Direction, c webrtc.ICECandidateInit) 
 
 // candidates is the gate of the connection dir (DirectionPublish or
 // DirectionSubscribe).
-func (p *Participant) candidates(dir Direction) *queue.Gate[webrtc.ICECandidateInit] {
+func (p *Participant) candidates(dir Direction) *trickle.Gate {
 	if dir == DirectionPublish {
 		return &p.pubCands
 	}
 	return &p.subCands
 }
 
-// flushCandidates adds the candidates held for the connection dir; it is
-// called once its remote description is set.
-func (p *Participant) flushCandidates(dir Direction, pc *webrtc.PeerConnection) {
-	for _, c := range p.candidates(dir).Open() {
+// flushCandidates adds the candidates held for the connection dir that
+// belong to remote description sdp; it is called once sdp is set.
+func (p *Participant) flushCandidates(dir Direction, pc *webrtc.PeerConnection, sdp string) {
+	for _, c := range p.candidates(dir).Open(sdp) {
 		if err := pc.AddICECandidate(c); err != nil {
 			p.room.sfu.cfg.Logger.Debug("sfu: queued candidate", "participant", p.id, "err", err)
 		}
@@ -582,6 +630,26 @@ func (p *Participant) kickNegotiation() {
 	}
 }
 
+// RestartSubscribeICE makes the SFU's next offer on the subscribe
+// connection an ICE restart (RFC 8445 §9: new ICE credentials, fresh
+// connectivity checks; RFC 9429 §4.1.10.1) and sends it as soon as no
+// offer is outstanding. The participant asks for it when its subscribe
+// connection went down (its network dropped or changed); on the publish
+// connection it restarts ICE itself, with its own offer. DTLS-SRTP and
+// every down track survive the restart. Requests made while one is
+// pending are folded into it.
+func (p *Participant) RestartSubscribeICE() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.subRestart, p.negDirty = true, true
+	p.mu.Unlock()
+	p.kickNegotiation()
+	return nil
+}
+
 // negotiateLoop makes the SFU's offers on the subscribe connection one at a
 // time: a change made while an offer is outstanding is folded into the next
 // offer, sent once the answer arrives. Only the SFU offers on this
@@ -595,19 +663,26 @@ func (p *Participant) negotiateLoop() {
 		case <-p.negKick:
 		}
 		p.mu.Lock()
-		// After the first offer, wait for the connection to come up before
-		// renegotiating: pion's ICE agent can stall when a second offer
-		// lands while its first connectivity checks run.
-		settled := !p.offered || p.subReady.Load() || p.sub.ConnectionState() == webrtc.PeerConnectionStateFailed
+		// After the first offer, and after an ICE-restart offer, wait for
+		// the connection to come up before renegotiating: pion's ICE agent
+		// can stall when another offer lands while connectivity checks
+		// run. A restart the participant asks for goes out regardless: its
+		// connection is down.
+		settled := !p.offered || (p.subReady.Load() && !p.subRestarted) || p.subRestart ||
+			p.sub.ConnectionState() == webrtc.PeerConnectionStateFailed
 		dirty := p.negDirty && settled && p.sub.SignalingState() == webrtc.SignalingStateStable
+		restart := false
 		if dirty {
-			p.negDirty, p.offered = false, true
+			// Before the first offer there is no ICE session to restart.
+			restart = p.subRestart && p.offered
+			p.negDirty, p.offered, p.subRestart = false, true, false
+			p.subRestarted = p.subRestarted || restart
 		}
 		p.mu.Unlock()
 		if !dirty {
 			continue
 		}
-		if err := p.offer(); err != nil {
+		if err := p.offer(restart); err != nil {
 			p.room.sfu.cfg.Logger.Warn("sfu: subscribe offer", "participant", p.id, "err", err)
 		}
 	}
@@ -633,8 +708,10 @@ func (p *Participant) layerLoop() {
 	}
 }
 
-func (p *Participant) offer() error {
-	offer, err := p.sub.CreateOffer(nil)
+// offer makes and sends an offer on the subscribe connection; with
+// restart, an ICE restart.
+func (p *Participant) offer(restart bool) error {
+	offer, err := p.sub.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err != nil {
 		return fmt.Errorf("sfu: subscribe: create offer: %w", err)
 	}

@@ -24,7 +24,7 @@ func (nopSignaler) SendCandidate(context.Context, Direction, webrtc.ICECandidate
 // for its remote description under that lock: a three-way deadlock with
 // Bind and pion's negotiation-needed check, which hung
 // TestActiveSpeakerEvents until the package timeout about once in five
-// package runs. Held candidates now wait in a queue.Gate, so adding one
+// package runs. Held candidates now wait in a trickle.Gate, so adding one
 // needs the participant's lock not at all; this holds the lock and adds
 // candidates regardless.
 func TestAddICECandidateTakesNoParticipantLock(t *testing.T) {
@@ -53,7 +53,7 @@ func TestAddICECandidateTakesNoParticipantLock(t *testing.T) {
 		<-done
 		t.Fatal("AddICECandidate waited for the participant's lock")
 	}
-	if got := p.subCands.Open(); len(got) != 1 || got[0] != cand {
+	if got := p.subCands.Open(""); len(got) != 1 || got[0] != cand {
 		t.Fatalf("held candidates %v, want the one added before the remote description", got)
 	}
 }

@@ -359,8 +359,8 @@ type Proposal struct {
 	KeyPackage []byte `json:"key_package,omitempty"`
 }
 
-// MediaSignal is an SDP offer or answer or a trickled ICE candidate between a
-// client and the SFU. Its JSON fields match the browser's
+// MediaSignal is an SDP offer or answer, a trickled ICE candidate, a track
+// declaration or an ICE-restart request between a client and the SFU. Its JSON fields match the browser's
 // RTCSessionDescriptionInit and RTCIceCandidateInit, and pion's
 // webrtc.SessionDescription and webrtc.ICECandidateInit.
 type MediaSignal struct {
@@ -395,6 +395,11 @@ const (
 	SignalAnswer    SignalKind = "answer"
 	SignalCandidate SignalKind = "candidate"
 	SignalTrack     SignalKind = "track"
+	// SignalRestart (client → SFU, Direction subscribe, nothing else) asks
+	// the SFU to restart ICE on the subscribe connection, where the SFU
+	// offers: it answers with an ICE-restart offer (RFC 8445 §9). The
+	// client restarts the publish connection itself, with its own offer.
+	SignalRestart SignalKind = "restart"
 )
 
 // Direction names one of a participant's two peer connections with the SFU
@@ -424,6 +429,13 @@ func (s *MediaSignal) validate() error {
 	case SignalTrack:
 		if s.TrackID == "" || len(s.TrackID) > maxIdentityLen*2 || !s.Source.valid() {
 			return fmt.Errorf("media track: missing or invalid trackId or source")
+		}
+	case SignalRestart:
+		if s.Direction != DirectionSubscribe {
+			return fmt.Errorf("media restart: target must be %q (the client restarts the publish connection with its own offer)", DirectionSubscribe)
+		}
+		if s.SDP != "" || s.Candidate != "" || s.TrackID != "" || s.Source != "" {
+			return fmt.Errorf("media restart: carries no sdp, candidate or track")
 		}
 	default:
 		return fmt.Errorf("unknown media kind %q", s.Kind)

@@ -24,8 +24,8 @@ type Datagram struct {
 }
 
 // UDPTap wraps the SFU's UDP socket (sfu.Config.UDPConn): it records every
-// datagram, follows the DTLS handshakes in them (see Session), and lets a
-// test rewrite what the SFU sends.
+// datagram, follows the DTLS handshakes in them (see Session), lets a
+// test rewrite what the SFU sends, and cuts peers off (Block).
 type UDPTap struct {
 	net.PacketConn
 
@@ -34,6 +34,7 @@ type UDPTap struct {
 	log      []Datagram
 	sessions map[string]*Session
 	onWrite  func(peer string, b []byte) [][]byte
+	blocked  func(peer string) bool
 }
 
 // NewUDPTap wraps conn.
@@ -55,6 +56,23 @@ func (t *UDPTap) OnWrite(f func(peer string, b []byte) [][]byte) {
 	t.mu.Lock()
 	t.onWrite = f
 	t.mu.Unlock()
+}
+
+// Block sets a function that says which peers (remote addresses) are cut
+// off: every datagram to or from them is dropped, both ways, as when a
+// participant's network is down. Dropped datagrams are not recorded. Nil
+// restores the network.
+func (t *UDPTap) Block(f func(peer string) bool) {
+	t.mu.Lock()
+	t.blocked = f
+	t.mu.Unlock()
+}
+
+func (t *UDPTap) isBlocked(peer string) bool {
+	t.mu.Lock()
+	f := t.blocked
+	t.mu.Unlock()
+	return f != nil && f(peer)
 }
 
 // Datagrams returns a copy of the recorded datagrams.
@@ -93,16 +111,25 @@ func (t *UDPTap) observe(out bool, peer string, b []byte) {
 
 // ReadFrom implements net.PacketConn.
 func (t *UDPTap) ReadFrom(b []byte) (int, net.Addr, error) {
-	n, addr, err := t.PacketConn.ReadFrom(b)
-	if err == nil && addr != nil {
-		t.observe(false, addr.String(), b[:n])
+	for {
+		n, addr, err := t.PacketConn.ReadFrom(b)
+		if err == nil && addr != nil {
+			peer := addr.String()
+			if t.isBlocked(peer) {
+				continue
+			}
+			t.observe(false, peer, b[:n])
+		}
+		return n, addr, err
 	}
-	return n, addr, err
 }
 
 // WriteTo implements net.PacketConn.
 func (t *UDPTap) WriteTo(b []byte, addr net.Addr) (int, error) {
 	peer := addr.String()
+	if t.isBlocked(peer) {
+		return len(b), nil // lost on the way, as UDP may be
+	}
 	t.mu.Lock()
 	f := t.onWrite
 	t.mu.Unlock()

@@ -1,16 +1,12 @@
-// Package queue holds two small generic queues that several Tresor
-// packages share:
+// Package queue holds a small generic queue that several Tresor packages
+// share: [Unbounded] hands items from producers that must never block (a
+// network read loop, a state machine) to one consumer reading a channel,
+// in order: an event stream such as the signaling client's.
 //
-//   - [Unbounded] hands items from producers that must never block (a
-//     network read loop, a state machine) to one consumer reading a channel,
-//     in order: an event stream such as the signaling client's.
-//   - [Gate] holds items until it is opened, then lets them pass: the
-//     trickled ICE candidates (RFC 8838 §4) that arrive before the remote
-//     description they belong to.
-//
-// Both are generic over the item type, so the package imports nothing but
+// It is generic over the item type, so the package imports nothing but
 // the standard library's sync and can sit under any other package,
-// including the root client package and the SFU.
+// including the root client package and the SFU. (Trickled ICE candidates
+// wait in internal/trickle, which knows their ICE sessions.)
 package queue
 
 import "sync"

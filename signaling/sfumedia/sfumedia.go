@@ -16,6 +16,7 @@
 //	client → SFU   answer    target "subscribe" (or none) → HandleSubscribeAnswer
 //	client → SFU   candidate target "publish"|"subscribe" → AddICECandidate (trickle ICE, RFC 8838)
 //	client → SFU   track     trackId + source             → DeclareSource
+//	client → SFU   restart   target "subscribe"           → RestartSubscribeICE; an ICE-restart offer follows
 //	SFU → client   offer     target "subscribe"           (Signaler.SendOffer)
 //	SFU → client   candidate target "publish"|"subscribe" (Signaler.SendCandidate)
 //
@@ -226,6 +227,14 @@ func (s *session) Signal(ctx context.Context, sig signaling.MediaSignal) error {
 		return nil
 	case signaling.SignalTrack:
 		return s.declare(p, sig.TrackID, sig.Source)
+	case signaling.SignalRestart:
+		if sig.Direction != signaling.DirectionSubscribe {
+			return fmt.Errorf("sfumedia: restart for the %q connection: only the subscribe connection is restarted on request (the client restarts the publish connection with its own offer)", sig.Direction)
+		}
+		if err := p.RestartSubscribeICE(); err != nil {
+			return fmt.Errorf("sfumedia: restart: %w", err)
+		}
+		return nil
 	}
 	return fmt.Errorf("sfumedia: unknown signal kind %q", sig.Kind)
 }

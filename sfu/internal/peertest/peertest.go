@@ -11,6 +11,7 @@ package peertest
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -19,7 +20,7 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/tresor-dev/tresor/internal/queue"
+	"github.com/tresor-dev/tresor/internal/trickle"
 )
 
 // Config configures a Peer.
@@ -39,7 +40,18 @@ type Config struct {
 type Peer struct {
 	PC *webrtc.PeerConnection
 
-	pending queue.Gate[webrtc.ICECandidateInit] // candidates before the remote description
+	// DropOvertaking makes the peer hold candidates only before its first
+	// remote description, as a peer that does not follow ICE sessions
+	// does: after it, a candidate of an ICE restart that overtakes the
+	// restart's description reaches pion, which drops it (its ufrag is
+	// not the current description's). Tests use it to show that the SFU's
+	// own gates suffice.
+	DropOvertaking bool
+
+	pending trickle.Gate // candidates before their session's remote description
+
+	mu   sync.Mutex
+	seen map[string]chan struct{} // ICE ufrag → closed once a candidate of it came
 }
 
 // NewAPI returns a pion API for client peers.
@@ -94,12 +106,48 @@ func New(api *webrtc.API) (*Peer, error) {
 }
 
 // AddICECandidate adds a remote candidate, queueing it until the remote
-// description is set.
+// description of its ICE session is set.
 func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
+	if u := trickle.CandidateUfrag(c); u != "" {
+		ch := p.seenCh(u)
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
+	if p.DropOvertaking && p.PC.RemoteDescription() != nil {
+		return p.PC.AddICECandidate(c)
+	}
 	if p.pending.Hold(c) {
 		return nil
 	}
 	return p.PC.AddICECandidate(c)
+}
+
+func (p *Peer) seenCh(ufrag string) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[string]chan struct{}{}
+	}
+	ch := p.seen[ufrag]
+	if ch == nil {
+		ch = make(chan struct{})
+		p.seen[ufrag] = ch
+	}
+	return ch
+}
+
+// WaitCandidate waits up to d for a remote candidate of the ICE session
+// ufrag to be added, and reports whether one was.
+func (p *Peer) WaitCandidate(ufrag string, d time.Duration) bool {
+	select {
+	case <-p.seenCh(ufrag):
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // SetRemoteDescription sets the remote description and adds queued
@@ -108,7 +156,7 @@ func (p *Peer) SetRemoteDescription(sd webrtc.SessionDescription) error {
 	if err := p.PC.SetRemoteDescription(sd); err != nil {
 		return err
 	}
-	for _, c := range p.pending.Open() {
+	for _, c := range p.pending.Open(sd.SDP) {
 		if err := p.PC.AddICECandidate(c); err != nil {
 			return err
 		}

@@ -3,11 +3,13 @@ package peertest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/tresor-dev/tresor/internal/trickle"
 	"github.com/tresor-dev/tresor/sfu"
 )
 
@@ -18,6 +20,16 @@ type Client struct {
 	Part     *sfu.Participant
 	Senders  []*Sender
 	ready    chan struct{}
+
+	// TrickleOnly strips the candidates from every description the
+	// client exchanges with the SFU, both ways, so that ICE depends on
+	// trickled candidates alone, and makes each side's candidates
+	// overtake the description of their ICE session (RFC 8838 allows
+	// any order): the client sends its description once it has gathered
+	// (all its candidates went first), and applies the SFU's once a
+	// candidate of the SFU's new session arrived (or after a second). Set
+	// it before the first offer.
+	TrickleOnly bool
 
 	mu           sync.Mutex
 	subConnected time.Time
@@ -88,11 +100,58 @@ func JoinSFU(ctx context.Context, s *sfu.SFU, api *webrtc.API, room, id string,
 // SendOffer implements sfu.Signaler: it answers on the subscribe peer.
 func (c *Client) SendOffer(ctx context.Context, offer webrtc.SessionDescription) error {
 	<-c.ready
-	ans, err := c.Sub.Answer(offer)
+	c.overtaken(c.Sub, offer)
+	if err := c.Sub.SetRemoteDescription(c.strip(offer)); err != nil {
+		return fmt.Errorf("peertest: set offer: %w", err)
+	}
+	ans, err := c.Sub.PC.CreateAnswer(nil)
 	if err != nil {
+		return fmt.Errorf("peertest: create answer: %w", err)
+	}
+	if err := c.Sub.PC.SetLocalDescription(ans); err != nil {
+		return fmt.Errorf("peertest: set answer: %w", err)
+	}
+	if err := c.gathered(ctx, c.Sub); err != nil {
 		return err
 	}
-	return c.Part.HandleSubscribeAnswer(ctx, ans)
+	return c.Part.HandleSubscribeAnswer(ctx, c.strip(*c.Sub.PC.LocalDescription()))
+}
+
+// overtaken, with TrickleOnly, waits (a second at most) for a candidate of
+// remote description sd's ICE session to reach p before sd is applied.
+func (c *Client) overtaken(p *Peer, sd webrtc.SessionDescription) {
+	if c.TrickleOnly {
+		p.WaitCandidate(trickle.DescriptionUfrag(sd.SDP), time.Second)
+	}
+}
+
+// gathered, with TrickleOnly, waits until p has gathered (and so sent) its
+// candidates, before its local description is sent.
+func (c *Client) gathered(ctx context.Context, p *Peer) error {
+	if !c.TrickleOnly {
+		return nil
+	}
+	select {
+	case <-webrtc.GatheringCompletePromise(p.PC):
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("peertest: gathering: %w", ctx.Err())
+	}
+}
+
+// strip removes the candidates from sd when TrickleOnly is set.
+func (c *Client) strip(sd webrtc.SessionDescription) webrtc.SessionDescription {
+	if !c.TrickleOnly {
+		return sd
+	}
+	var b strings.Builder
+	for line := range strings.Lines(sd.SDP) {
+		if !strings.HasPrefix(line, "a=candidate:") && !strings.HasPrefix(line, "a=end-of-candidates") {
+			b.WriteString(line)
+		}
+	}
+	sd.SDP = b.String()
+	return sd
 }
 
 // SendCandidate implements sfu.Signaler.
@@ -126,16 +185,8 @@ func (c *Client) AddAudio(trackID string) (*Sender, error) {
 
 // Publish negotiates the publish peer with the SFU and starts the senders.
 func (c *Client) Publish(ctx context.Context) error {
-	offer, err := c.Pub.Offer()
-	if err != nil {
+	if err := c.negotiatePublish(ctx, nil); err != nil {
 		return err
-	}
-	ans, err := c.Part.HandlePublishOffer(ctx, offer)
-	if err != nil {
-		return err
-	}
-	if err := c.Pub.SetRemoteDescription(ans); err != nil {
-		return fmt.Errorf("peertest: set answer: %w", err)
 	}
 	for _, s := range c.Senders {
 		var tr *webrtc.RTPTransceiver
@@ -145,6 +196,34 @@ func (c *Client) Publish(ctx context.Context) error {
 			}
 		}
 		s.Start(tr)
+	}
+	return nil
+}
+
+// RestartPublishICE renegotiates the publish peer with an ICE restart
+// (RFC 8445 §9): new credentials and candidates on the same connection.
+func (c *Client) RestartPublishICE(ctx context.Context) error {
+	return c.negotiatePublish(ctx, &webrtc.OfferOptions{ICERestart: true})
+}
+
+func (c *Client) negotiatePublish(ctx context.Context, opts *webrtc.OfferOptions) error {
+	offer, err := c.Pub.PC.CreateOffer(opts)
+	if err != nil {
+		return fmt.Errorf("peertest: create offer: %w", err)
+	}
+	if err := c.Pub.PC.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("peertest: set offer: %w", err)
+	}
+	if err := c.gathered(ctx, c.Pub); err != nil {
+		return err
+	}
+	ans, err := c.Part.HandlePublishOffer(ctx, c.strip(*c.Pub.PC.LocalDescription()))
+	if err != nil {
+		return err
+	}
+	c.overtaken(c.Pub, ans)
+	if err := c.Pub.SetRemoteDescription(c.strip(ans)); err != nil {
+		return fmt.Errorf("peertest: set answer: %w", err)
 	}
 	return nil
 }

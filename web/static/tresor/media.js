@@ -7,10 +7,48 @@
 // Opus.
 //
 // Events: "track" {participant, kind, track, receiver, streamId},
-// "track-ended" {participant, track}.
+// "track-ended" {participant, track}, "ice-restart" {target, attempt},
+// "ice-recovered" {target, downMs}.
+//
+// Recovery by ICE restart (RFC 8445 §9), as the Go client does it
+// (recovery.go): when a connection stays "disconnected" for RESTART_DELAY
+// or goes "failed", ICE is restarted on the same connection, keeping the
+// tracks, the keys and the SFU session: on "publish" with a new offer
+// ({iceRestart: true}), on "subscribe" by asking the SFU ({kind:
+// "restart"}) for an ICE-restart offer. Attempts repeat while the
+// connection stays down, each waiting 1-2 s for ICE from when its remote
+// description (the SFU's answer or offer) is applied; the SFU requests key
+// frames once the connection is back.
 
 const PUBLISH = "publish";
 const SUBSCRIBE = "subscribe";
+
+// RESTART_DELAY: how long a "disconnected" connection may come back by
+// itself before ICE is restarted (a restart discards the old path).
+const RESTART_DELAY = 1500;
+
+// restartWindow is how long attempt k (from 0) waits for ICE to connect
+// before the next restart: 1 s, 1.5 s, then 2 s (an attempt's checks run
+// for a few seconds at most; longer windows would leave gaps with no
+// check under way when the network comes back).
+const restartWindow = (k) => Math.min(1000 + 500 * k, 2000);
+
+// ufragOfSDP returns the first a=ice-ufrag of an SDP, or "".
+function ufragOfSDP(sdp) {
+  const m = /^a=ice-ufrag:(\S+)/m.exec(sdp || "");
+  return m ? m[1] : "";
+}
+
+// ufragOfCandidate returns the ICE session (ufrag) a candidate belongs to:
+// its usernameFragment, else the "ufrag" extension of its candidate line
+// (RFC 8839 §5.1), else "".
+function ufragOfCandidate(init) {
+  if (init.usernameFragment) return init.usernameFragment;
+  const f = (init.candidate || "").replace(/^candidate:/, "").trim().split(/\s+/);
+  if (f.length < 8 || f[6] !== "typ") return "";
+  for (let i = 8; i + 1 < f.length; i += 2) if (f[i] === "ufrag") return f[i + 1];
+  return "";
+}
 
 export class Media extends EventTarget {
   #sig;
@@ -18,6 +56,8 @@ export class Media extends EventTarget {
   #pending = { [PUBLISH]: [], [SUBSCRIBE]: [] };
   #senders = {}; // source -> {transceiver, track}
   #negotiating = Promise.resolve();
+  #closed = false;
+  #recovering = { [PUBLISH]: false, [SUBSCRIBE]: false };
 
   /**
    * @param sig the Signaling client (admitted)
@@ -45,6 +85,12 @@ export class Media extends EventTarget {
       };
     }
     this.subscribe.ontrack = (e) => this.#onTrack(e);
+    for (const [pc, target] of conns) {
+      pc.addEventListener("iceconnectionstatechange", () => {
+        const st = pc.iceConnectionState;
+        if (st === "disconnected" || st === "failed") this.#recover(target, pc);
+      });
+    }
     sig.addEventListener("media", (e) => this.#onSignal(e.detail.signal).catch((err) => console.warn("tresor media:", err)));
   }
 
@@ -100,16 +146,65 @@ export class Media extends EventTarget {
     if (s) s.track.enabled = on;
   }
 
-  // renegotiate sends a publish offer; the SFU answers. Offers are
-  // serialized so an answer always matches the last offer.
-  #renegotiate() {
+  // renegotiate sends a publish offer (with iceRestart, an ICE restart);
+  // the SFU answers. Offers are serialized so an answer always matches the
+  // last offer.
+  #renegotiate(iceRestart = false, timeout = 10000) {
     this.#negotiating = this.#negotiating.then(async () => {
       const answered = new Promise((resolve) => { this.#publishAnswered = resolve; });
-      await this.publish.setLocalDescription(await this.publish.createOffer());
+      await this.publish.setLocalDescription(await this.publish.createOffer({ iceRestart }));
       await this.#send({ kind: "offer", target: PUBLISH, sdp: this.publish.localDescription.sdp });
-      await Promise.race([answered, new Promise((r) => setTimeout(r, 10000))]);
+      await Promise.race([answered, new Promise((r) => setTimeout(r, timeout))]);
     }).catch((e) => console.warn("tresor publish negotiation:", e));
     return this.#negotiating;
+  }
+
+  /**
+   * restartIce restarts ICE on the connection target ("publish" or
+   * "subscribe") now, whatever its state (e.g. on a network change the
+   * page learns of). It resolves once the restart's remote description is
+   * applied (or after 10 s).
+   */
+  async restartIce(target) {
+    if (target === PUBLISH) return this.#renegotiate(true);
+    const pc = this.subscribe;
+    const old = pc.remoteDescription ? ufragOfSDP(pc.remoteDescription.sdp) : "";
+    await this.#send({ kind: "restart", target: SUBSCRIBE });
+    const deadline = Date.now() + 10000;
+    while (!this.#closed && Date.now() < deadline) {
+      const cur = pc.remoteDescription ? ufragOfSDP(pc.remoteDescription.sdp) : "";
+      if (cur !== old || pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  // recover restarts ICE on pc until it is connected again, unless it
+  // comes back by itself within RESTART_DELAY of "disconnected".
+  async #recover(target, pc) {
+    if (this.#recovering[target] || this.#closed) return;
+    this.#recovering[target] = true;
+    const down = Date.now();
+    const up = () => pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed";
+    const wait = (ms) => new Promise((resolve) => {
+      const done = () => { clearTimeout(t); pc.removeEventListener("iceconnectionstatechange", check); resolve(); };
+      const check = () => { if (up() || this.#closed) done(); };
+      const t = setTimeout(done, ms);
+      pc.addEventListener("iceconnectionstatechange", check);
+    });
+    try {
+      if (pc.iceConnectionState === "disconnected") {
+        await wait(RESTART_DELAY);
+        if (up() || this.#closed) return;
+      }
+      for (let k = 0; !up() && !this.#closed; k++) {
+        this.dispatchEvent(new CustomEvent("ice-restart", { detail: { target, attempt: k + 1 } }));
+        await this.restartIce(target);
+        if (!up()) await wait(restartWindow(k));
+      }
+      if (!this.#closed) this.dispatchEvent(new CustomEvent("ice-recovered", { detail: { target, downMs: Date.now() - down } }));
+    } finally {
+      this.#recovering[target] = false;
+    }
   }
 
   #publishAnswered = null;
@@ -135,18 +230,32 @@ export class Media extends EventTarget {
       case "candidate": {
         const init = s.candidate ? { candidate: s.candidate, sdpMid: s.sdpMid, sdpMLineIndex: s.sdpMLineIndex, usernameFragment: s.usernameFragment } : null;
         if (!init) return;
-        if (!pc.remoteDescription) this.#pending[target].push(init);
-        else await pc.addIceCandidate(init).catch((e) => console.warn("tresor ICE:", e.message));
+        // A candidate waits for the remote description of its own ICE
+        // session: an ICE restart's candidates may overtake it.
+        const u = ufragOfCandidate(init);
+        const cur = pc.remoteDescription ? ufragOfSDP(pc.remoteDescription.sdp) : null;
+        if (cur === null || (u && cur && u !== cur)) {
+          const list = this.#pending[target];
+          if (list.length >= 256) list.shift();
+          list.push(init);
+        } else await pc.addIceCandidate(init).catch((e) => console.warn("tresor ICE:", e.message));
         break;
       }
     }
   }
 
+  // flush adds the held candidates of the connection's new remote
+  // description's ICE session; those of other sessions stay held.
   async #flush(target) {
     const pc = target === PUBLISH ? this.publish : this.subscribe;
-    const list = this.#pending[target];
-    this.#pending[target] = [];
-    for (const c of list) await pc.addIceCandidate(c).catch((e) => console.warn("tresor ICE:", e.message));
+    const cur = pc.remoteDescription ? ufragOfSDP(pc.remoteDescription.sdp) : "";
+    const ready = [], keep = [];
+    for (const c of this.#pending[target]) {
+      const u = ufragOfCandidate(c);
+      (!u || !cur || u === cur ? ready : keep).push(c);
+    }
+    this.#pending[target] = keep;
+    for (const c of ready) await pc.addIceCandidate(c).catch((e) => console.warn("tresor ICE:", e.message));
   }
 
   // onTrack runs inside the track event: the worker must be attached before
@@ -189,6 +298,7 @@ export class Media extends EventTarget {
   }
 
   close() {
+    this.#closed = true;
     this.publish.close();
     this.subscribe.close();
   }
