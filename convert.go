@@ -59,6 +59,8 @@ func event(o core.Output) Event {
 		return &ParticipantLeft{Member: toMember(o.Member)}
 	case core.GroupLeft:
 		return &LeftGroup{}
+	case core.Resynced:
+		return &Resynced{Epoch: o.Epoch}
 	case core.ChatMessage:
 		return &ChatMessage{From: toMember(o.From), Epoch: o.Epoch, Text: o.Text}
 	case core.ConsentRequested:

@@ -9,9 +9,9 @@ import (
 // [Meeting.Events] and switch on the concrete type; the set is closed:
 //
 //	*Admitted, *ParticipantJoined, *ParticipantLeft, *EpochChanged,
-//	*LeftGroup, *TrackAdded, *ChatMessage, *ActiveSpeaker,
-//	*ConsentRequested, *RecordingChanged, *MuteRequested, *TrackStopped,
-//	*KeyFrameRequested, *Mismatch, *Closed
+//	*LeftGroup, *Resynced, *Reconnecting, *Reconnected, *TrackAdded,
+//	*ChatMessage, *ActiveSpeaker, *ConsentRequested, *RecordingChanged,
+//	*MuteRequested, *TrackStopped, *KeyFrameRequested, *Mismatch, *Closed
 type Event interface{ isEvent() }
 
 // Member is a participant as the MLS group knows it (RFC 9420 §4.1): the
@@ -47,6 +47,25 @@ type ParticipantLeft struct{ Member Member }
 // removed it, or the server and the group disagree). Its keys are erased:
 // it can neither send nor read media.
 type LeftGroup struct{}
+
+// Resynced: this client had fallen behind the MLS group (it missed a
+// Commit, and could decrypt nothing that followed) and rejoined it by
+// itself with an external Commit (RFC 9420 §12.4.3.2) that replaced its
+// own leaf: it is at Epoch with new keys. The members accept such a Commit
+// only from the same vouched identity.
+type Resynced struct{ Epoch uint64 }
+
+// Reconnecting: the connection to the signaling server dropped; the client
+// is reconnecting by itself (Attempt counts the tries) and keeps its place
+// in the meeting for the server's resume window. Media may still flow.
+type Reconnecting struct {
+	Attempt int
+	Err     error
+}
+
+// Reconnected: the client resumed its session: nothing it was sent
+// meanwhile is lost or repeated, and its requests went through once.
+type Reconnected struct{}
 
 // EpochChanged: the group moved to a new epoch (a join, a leave or the
 // periodic Update). Compare SecurityCode out loud with the others: equal
@@ -176,6 +195,9 @@ func (*ParticipantJoined) isEvent() {}
 func (*ParticipantLeft) isEvent()   {}
 func (*EpochChanged) isEvent()      {}
 func (*LeftGroup) isEvent()         {}
+func (*Resynced) isEvent()          {}
+func (*Reconnecting) isEvent()      {}
+func (*Reconnected) isEvent()       {}
 func (*TrackAdded) isEvent()        {}
 func (*ChatMessage) isEvent()       {}
 func (*ConsentRequested) isEvent()  {}

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 
+	"github.com/tresor-dev/tresor/auth"
 	"github.com/tresor-dev/tresor/internal/hostile"
 	"github.com/tresor-dev/tresor/keys"
 	"github.com/tresor-dev/tresor/signaling"
@@ -107,6 +108,10 @@ func TestHostileServerAddsMember(t *testing.T) {
 					t.Fatalf("alice committed a member the server made: %s", m.Data)
 				}
 			}
+			if n := alice.m.Stats().KeyPackagesRefused; n != uint64(len(pending)) {
+				t.Fatalf("alice counted %d refused KeyPackages, want %d", n, len(pending))
+			}
+
 			for _, c := range []*client{alice, bob} {
 				e, cd, err := c.m.SecurityCode()
 				if err != nil || e != epoch || cd != code || len(c.m.Members()) != 2 {
@@ -180,6 +185,7 @@ func TestHostileServerChatAsCommit(t *testing.T) {
 		msgs := eventsOf[*ChatMessage](bob)
 		return len(msgs) == 1 && msgs[0].Text == "not a commit" && msgs[0].From.Identity == "alice"
 	})
+	eventually(t, 2*time.Second, "bob counting the mislabelled message", func() bool { return bob.m.Stats().MessagesMislabelled == 1 })
 	if e, cd, _ := bob.m.SecurityCode(); e != epoch || cd != code || len(eventsOf[*EpochChanged](bob)) != 1 {
 		t.Fatalf("bob moved: epoch %d, %d epoch events", e, len(eventsOf[*EpochChanged](bob)))
 	}
@@ -327,5 +333,79 @@ func TestHostileServerEpochLie(t *testing.T) {
 	})
 	if slices.ContainsFunc(bob.m.Members(), func(m Member) bool { return m.Identity == "mallory" }) {
 		t.Fatal("the phantom is in bob's roster")
+	}
+}
+
+// TestHostileServerForgedExternalCommit: the server relays external Commits
+// of its own making, built on the room's real GroupInfo: an unvouched
+// joiner, and a joiner the backend vouched for (dave) who has no leaf to
+// replace. Members accept an external Commit only as a vouched member's
+// resync of its own leaf: every member refuses both and the group is
+// unchanged.
+func TestHostileServerForgedExternalCommit(t *testing.T) {
+	goroutineLeakCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h := newHostileEnv(t)
+	alice, _ := h.joinLogged("alice", signaling.RoleHost, h.vouched("alice")...)
+	bob, _ := h.joinLogged("bob", signaling.RoleParticipant, h.vouched("bob")...)
+	carol, _ := h.joinLogged("carol", signaling.RoleParticipant, h.vouched("carol")...)
+	epoch, code := converged(t, 10*time.Second, alice, bob, carol)
+	_, gi, err := alice.m.Signaling().GroupInfo(ctx)
+	if err != nil {
+		t.Fatalf("the room's GroupInfo: %v", err)
+	}
+	forge := func(id *keys.Identity, cfg *keys.Config) []byte {
+		t.Helper()
+		g, c, err := keys.JoinExternal(id, gi, cfg)
+		if err != nil {
+			t.Fatalf("forging an external Commit: %v", err)
+		}
+		g.Close()
+		return c.Message
+	}
+	mallory, _ := keys.NewIdentity(nil, "mallory")
+	dave, _ := keys.NewIdentity(nil, "dave")
+	a, err := auth.MintAssertion(h.key, auth.Assertion{Room: h.room, Identity: "dave", Name: "Dave", SignatureKey: dave.PublicKey(), Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dave.SetAssertion(a); err != nil {
+		t.Fatal(err)
+	}
+	var extra [][]byte
+	for _, f := range [][]byte{forge(mallory, nil), forge(dave, nil)} {
+		b, _ := json.Marshal(map[string]any{"v": 1, "type": "commit", "participant": "dave", "epoch": epoch, "external": true, "data": f})
+		extra = append(extra, b)
+	}
+	// The next message to each member is followed by the forged Commits.
+	var mu sync.Mutex
+	sent := map[string]bool{}
+	h.proxy.ToClient(func(c *hostile.Conn, msg []byte) [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		if sent[c.Identity()] {
+			return [][]byte{msg}
+		}
+		sent[c.Identity()] = true
+		return append([][]byte{msg}, extra...)
+	})
+	if err := alice.m.Signaling().Lock(ctx, true); err != nil { // a state message to everyone
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the forged Commits delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sent) == 3
+	})
+	time.Sleep(time.Second)
+	for _, c := range []*client{alice, bob, carol} {
+		e, cd, err := c.m.SecurityCode()
+		if err != nil || e != epoch || cd != code || len(c.m.Members()) != 3 {
+			t.Fatalf("%s after the forged Commits: epoch %d (was %d), same code %v, %d members", c.id, e, epoch, cd == code, len(c.m.Members()))
+		}
+		if n := c.m.Stats().MessagesRejected; n < 2 {
+			t.Fatalf("%s counted %d rejected messages, want the 2 forged Commits", c.id, n)
+		}
 	}
 }

@@ -60,8 +60,13 @@ func (m *Meeting) run() {
 	}
 }
 
-// schedule sets the timer to the driver's next deadline.
+// schedule sets the timer to the driver's next deadline, and keeps a copy
+// of its counters for Stats.
 func (m *Meeting) schedule() {
+	st := m.d.Stats()
+	m.mu.Lock()
+	m.group = st
+	m.mu.Unlock()
 	m.timer.Stop()
 	if t := m.d.Deadline(); !t.IsZero() {
 		m.timer.Reset(max(time.Until(t), 0))
@@ -134,6 +139,12 @@ func (m *Meeting) handle(ev signaling.Event) {
 		m.events.Push(&MuteRequested{By: ev.By, Source: ev.Source})
 	case signaling.TrackStopped:
 		m.events.Push(&TrackStopped{By: ev.By, Source: ev.Source})
+	case signaling.Reconnecting:
+		m.events.Push(&Reconnecting{Attempt: ev.Attempt, Err: ev.Err})
+	case signaling.Resumed:
+		m.events.Push(&Reconnected{})
+	case signaling.ResumeFailed:
+		m.log.Warn("tresor: the session could not be resumed", "err", ev.Err)
 	case signaling.ServerError:
 		if ev.Err != nil {
 			m.log.Info("tresor: server error", "code", ev.Err.Code)
@@ -145,6 +156,15 @@ func (m *Meeting) handle(ev signaling.Event) {
 		m.endReason = ErrDenied
 	case signaling.Ended:
 		m.endReason = fmt.Errorf("%w (by %s)", ErrEnded, ev.By)
+	}
+}
+
+// input runs f on the run goroutine, for answers that arrive elsewhere
+// (the outbox); it gives up when the meeting closes.
+func (m *Meeting) input(f func()) {
+	select {
+	case m.cmds <- f:
+	case <-m.ctx.Done():
 	}
 }
 
@@ -179,7 +199,7 @@ func (m *Meeting) apply(outs []core.Output, answer chan<- error) bool {
 		case core.SendCommit:
 			wait := first()
 			m.outbox.send(func(ctx context.Context) error {
-				_, err := m.sig.SendCommit(ctx, signaling.Commit{Epoch: o.Epoch, Proposals: o.Proposals, Data: o.Data, Welcome: o.Welcome})
+				_, err := m.sig.SendCommit(ctx, signaling.Commit{Epoch: o.Epoch, Proposals: o.Proposals, Data: o.Data, Welcome: o.Welcome, External: o.External})
 				return err
 			}, func(err error) {
 				select {
@@ -191,6 +211,29 @@ func (m *Meeting) apply(outs []core.Output, answer chan<- error) bool {
 			m.outbox.send(func(ctx context.Context) error { return m.sig.SendChat(ctx, o.Epoch, o.Data) }, reply(first()))
 		case core.SendConsent:
 			m.outbox.send(func(ctx context.Context) error { return m.sig.Consent(ctx, o.Recording, o.Granted) }, reply(first()))
+		case core.SendGroupInfo:
+			m.outbox.send(func(ctx context.Context) error { return m.sig.PublishGroupInfo(ctx, o.Epoch, o.Data) }, func(err error) {
+				if err != nil && m.ctx.Err() == nil {
+					m.log.Info("tresor: publishing the GroupInfo", "epoch", o.Epoch, "err", err)
+				}
+			})
+		case core.SendGetGroupInfo:
+			var epoch uint64
+			var gi []byte
+			m.outbox.send(func(ctx context.Context) (err error) {
+				epoch, gi, err = m.sig.GroupInfo(ctx)
+				return err
+			}, func(err error) {
+				reason := ""
+				if err != nil {
+					reason = "unanswered"
+					var se *signaling.Error
+					if errors.As(err, &se) {
+						reason = string(se.Code)
+					}
+				}
+				m.input(func() { m.apply(m.d.GroupInfoResult(time.Now(), epoch, gi, reason), nil) })
+			})
 		case *core.InstallKeys:
 			m.installKeys(o)
 		case core.ExpireKeys:

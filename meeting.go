@@ -82,6 +82,7 @@ type Meeting struct {
 	members []Member
 	member  bool
 	err     error
+	group   core.Stats // the driver's counters, after each input
 }
 
 // commitAnswer is the server's answer to a Commit, for the driver, and for
@@ -337,6 +338,10 @@ func (m *Meeting) Consent(ctx context.Context, recordingID string, granted bool)
 	}
 	return nil
 }
+
+// ConnectionState says whether the signaling connection is up, being
+// resumed after a drop ([Reconnecting]), or closed.
+func (m *Meeting) ConnectionState() signaling.ConnState { return m.sig.State() }
 
 // Signaling returns the signaling connection, for the meeting controls the
 // client does not wrap (admit, remove, mute, lock, recording). Do not use it

@@ -1,6 +1,7 @@
 package tresor
 
-// Stats counts media frames received and rejected.
+// Stats counts media frames received and rejected, and the MLS messages
+// and KeyPackages the client refused.
 type Stats struct {
 	// Decrypted frames were authenticated and delivered.
 	Decrypted uint64
@@ -11,6 +12,15 @@ type Stats struct {
 	Malformed  uint64 // unparsable frame
 	// SendingEpoch is the epoch of the key this client sends with.
 	SendingEpoch uint64
+	// MessagesRejected counts MLS messages (Commits, chat, consents,
+	// Welcomes, GroupInfos) the group refused: forged, replayed, of
+	// another epoch, or breaking a rule (an unvouched member, an external
+	// Commit that is no resync). MessagesMislabelled counts accepted ones
+	// the server labelled as something else (chat as a Commit).
+	MessagesRejected, MessagesMislabelled uint64
+	// KeyPackagesRefused counts Adds the server asked this client to
+	// commit that it refused (not vouched for, another's, a duplicate).
+	KeyPackagesRefused uint64
 }
 
 // Rejected returns the total number of rejected frames.
@@ -20,6 +30,10 @@ func (s Stats) Rejected() uint64 { return s.UnknownKey + s.AuthFailed + s.Replay
 func (m *Meeting) Stats() Stats {
 	r := m.keys.Stats()
 	e, _ := m.keys.SendingEpoch()
+	m.mu.Lock()
+	g := m.group
+	m.mu.Unlock()
 	return Stats{Decrypted: r.Opened, UnknownKey: r.UnknownKey, AuthFailed: r.AuthFailed,
-		Replayed: r.Replayed, Malformed: r.Malformed, SendingEpoch: e}
+		Replayed: r.Replayed, Malformed: r.Malformed, SendingEpoch: e,
+		MessagesRejected: g.Rejected, MessagesMislabelled: g.Mislabelled, KeyPackagesRefused: g.RefusedKeyPackages}
 }
