@@ -41,6 +41,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	log      []Message
 	toClient func(c *Conn, msg []byte) [][]byte
+	live     map[*Conn]func() // cuts the connection, both sides
 }
 
 // NewProxy returns a proxy to the signaling server at upstream (ws://).
@@ -52,6 +53,24 @@ func (p *Proxy) ToClient(f func(c *Conn, msg []byte) [][]byte) {
 	p.mu.Lock()
 	p.toClient = f
 	p.mu.Unlock()
+}
+
+// Cut drops the connections of the participant identity at once, on both
+// sides and without a close frame, as a network failure would. It reports
+// how many it cut.
+func (p *Proxy) Cut(identity string) int {
+	p.mu.Lock()
+	var cuts []func()
+	for c, cut := range p.live {
+		if c.Identity() == identity {
+			cuts = append(cuts, cut)
+		}
+	}
+	p.mu.Unlock()
+	for _, cut := range cuts {
+		cut()
+	}
+	return len(cuts)
 }
 
 // Messages returns a copy of the recorded messages.
@@ -83,6 +102,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	up.SetReadLimit(-1)
 	c := &Conn{}
+	p.mu.Lock()
+	if p.live == nil {
+		p.live = map[*Conn]func(){}
+	}
+	p.live[c] = func() {
+		down.CloseNow()
+		up.CloseNow()
+	}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.live, c)
+		p.mu.Unlock()
+	}()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { // client → server
