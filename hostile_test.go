@@ -41,7 +41,7 @@ type hostileEnv struct {
 	proxy *hostile.Proxy
 }
 
-func newHostileEnv(t *testing.T) *hostileEnv {
+func newHostileEnv(t testing.TB) *hostileEnv {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -136,7 +136,7 @@ func (h *hostileEnv) joinLogged(id string, role signaling.Role, opts ...Option) 
 
 // waitFrames waits until every client got n frames of each kind from every
 // other sender.
-func waitFrames(t *testing.T, d time.Duration, n int, cs []*client, ss []*sender) {
+func waitFrames(t testing.TB, d time.Duration, n int, cs []*client, ss []*sender) {
 	t.Helper()
 	eventually(t, d, "frames from everyone", func() bool {
 		for _, rx := range cs {
