@@ -27,6 +27,15 @@ type Config struct {
 	// Logger receives one Debug record per rejected message (its error
 	// class and epoch, never a secret); nil discards.
 	Logger *slog.Logger
+	// KeepPastEpoch keeps, when the group moves to a new epoch, what
+	// reading the previous epoch's application messages needs (its secret
+	// tree and sender_data_secret), so that a chat message sealed just
+	// before a Commit still reads after it (RFC 9420 §14). Call
+	// [Group.ForgetPastEpoch] after a short grace period: until then those
+	// secrets stay in memory, and a compromise of this member reveals that
+	// epoch's remaining application messages. Off (the default), every
+	// secret of an epoch is erased as soon as the next begins.
+	KeepPastEpoch bool
 	// Authority is the application backend that vouches for members. When
 	// set, every leaf must carry the backend's [Assertion] for this room
 	// and its own signature key: [Join], [JoinExternal], [Group.Process]
@@ -65,7 +74,7 @@ func (c *Config) logger() *slog.Logger {
 func (c *Config) policy() credentialPolicy { return credentialPolicy{auth: c.Authority, now: c.now} }
 
 func (c *Config) internal() group.Config {
-	return group.Config{Rand: c.Rand, Now: c.Now, Credentials: c.policy()}
+	return group.Config{Rand: c.Rand, Now: c.Now, Credentials: c.policy(), KeepPastEpoch: c.KeepPastEpoch}
 }
 
 // checkOwn checks that this client's own credential passes the group's
@@ -364,6 +373,10 @@ type Message struct {
 	// Added and Removed are the members a Commit added and removed.
 	// If Removed holds this client, the Group is no longer Active.
 	Added, Removed []Member
+	// Epoch is the epoch the message was sent in: the current one, or, for
+	// an application message read under [Config.KeepPastEpoch], the
+	// previous one.
+	Epoch uint64
 	// External is set for an external Commit (RFC 9420 §12.4.3.2): a
 	// member that lost its state rejoined. Members accept one only as
 	// such a resync, so Added then holds the rejoined member (its new
@@ -401,11 +414,17 @@ func (g *Group) process(msg []byte) (*Message, error) {
 	}
 	// Members before the message, to name those a Commit removes.
 	before := g.st.Tree()
+	epoch := g.Epoch()
 	p, err := g.st.Process(&m)
 	if err != nil {
 		return nil, classify("process", err)
 	}
-	out := &Message{Kind: MessageKind(p.Kind), Data: p.Data, External: p.External}
+	if p.Kind == group.KindApplication && p.Epoch != epoch {
+		before = g.st.PastTree() // sent in the kept previous epoch
+	} else {
+		p.Epoch = epoch
+	}
+	out := &Message{Kind: MessageKind(p.Kind), Data: p.Data, External: p.External, Epoch: p.Epoch}
 	if p.External {
 		// The joiner was not in the tree before its Commit.
 		out.Sender = g.member(uint32(p.Sender))
@@ -477,6 +496,10 @@ func (g *Group) RatchetTree() ([]byte, error) {
 	}
 	return out, nil
 }
+
+// ForgetPastEpoch erases what [Config.KeepPastEpoch] kept of the previous
+// epoch: its application messages can no longer be read.
+func (g *Group) ForgetPastEpoch() { g.st.ForgetPastEpoch() }
 
 // Close zeroes every secret the Group holds. The Group is unusable after.
 func (g *Group) Close() { g.st.Erase() }

@@ -144,7 +144,11 @@ func New(cfg Config) (*Driver, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Driver{cfg: cfg, log: log, id: cfg.Identity, rec: newRecordingState()}
-	d.kcfg = &keys.Config{Rand: cfg.Rand, Now: func() time.Time { return d.now }, Logger: log, Authority: cfg.Authority}
+	// The previous epoch's chat and consents still read for the grace
+	// window, as its media keys do (RFC 9420 §14): a message sealed just
+	// before a Commit may arrive just after it.
+	d.kcfg = &keys.Config{Rand: cfg.Rand, Now: func() time.Time { return d.now }, Logger: log, Authority: cfg.Authority,
+		KeepPastEpoch: true}
 	return d, nil
 }
 
@@ -205,16 +209,21 @@ func (d *Driver) Receive(now time.Time, m ServerMessage) []Output {
 	if d.inflight != nil {
 		switch m.Type {
 		case TypeGroupCreate, TypeCommitRequest, TypeCommit, TypeWelcome:
-			if len(d.held) >= maxHeld {
-				d.warn("too many messages while a Commit is in flight; dropping the oldest")
-				d.held = d.held[1:]
-			}
-			d.held = append(d.held, m)
+			d.hold(m)
 			return d.take()
 		}
 	}
 	d.receive(m)
 	return d.take()
+}
+
+// hold keeps m until the answer to this client's Commit in flight.
+func (d *Driver) hold(m ServerMessage) {
+	if len(d.held) >= maxHeld {
+		d.warn("too many messages while a Commit is in flight; dropping the oldest")
+		d.held = d.held[1:]
+	}
+	d.held = append(d.held, m)
 }
 
 func (d *Driver) receive(m ServerMessage) {
@@ -319,6 +328,9 @@ func (d *Driver) Tick(now time.Time) []Output {
 	for len(d.expiries) > 0 && !now.Before(d.expiries[0].at) {
 		d.emit(ExpireKeys{Before: d.expiries[0].before})
 		d.expiries = d.expiries[1:]
+		if d.active() && len(d.expiries) == 0 {
+			d.g.ForgetPastEpoch()
+		}
 	}
 	if !d.rekeyAt.IsZero() && !now.Before(d.rekeyAt) {
 		d.rekeyAt = time.Time{}

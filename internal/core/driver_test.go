@@ -564,3 +564,40 @@ func TestResync(t *testing.T) {
 	w.setState(3, "alice", "bob")
 	none[SendGetGroupInfo](t, w.advance(time.Minute/2))
 }
+
+// TestLateChatAfterCommit: a chat message alice sealed just before her
+// Commit reaches bob after it: he still reads it, with the epoch it was
+// sent in, during the grace window, and no longer after it.
+func TestLateChatAfterCommit(t *testing.T) {
+	w := newWorld(t)
+	w.join()
+	late := w.aliceSays(appMessage{Type: appChat, Text: "just before"})
+	later := w.aliceSays(appMessage{Type: appChat, Text: "also before"})
+	c := w.aliceCommits(nil, nil)
+	mustFind[EpochChanged](t, w.receive(ServerMessage{Type: TypeCommit, Data: c.Message}))
+	if m := mustFind[ChatMessage](t, w.receive(ServerMessage{Type: TypeChat, Data: late})); m.Epoch != 1 || m.Text != "just before" {
+		t.Fatalf("late chat %+v", m)
+	}
+	w.advance(2 * time.Second) // the grace window ends
+	none[ChatMessage](t, w.receive(ServerMessage{Type: TypeChat, Data: later}))
+}
+
+// TestChatOfHeldEpoch: while bob's Commit is in flight, alice's winning
+// Commit is held, and her chat of the epoch it starts arrives: bob reads it
+// once the answer came and the Commit was processed.
+func TestChatOfHeldEpoch(t *testing.T) {
+	w := newWorld(t)
+	w.join()
+	out, err := w.d.Rekey(w.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFind[SendCommit](t, out)
+	won := w.aliceCommits(nil, nil)
+	w.receive(ServerMessage{Type: TypeCommit, Data: won.Message})
+	none[ChatMessage](t, w.receive(ServerMessage{Type: TypeChat, Data: w.aliceSays(appMessage{Type: appChat, Text: "in epoch 2"})}))
+	out = w.d.CommitResult(w.now, false, "conflict")
+	if m := mustFind[ChatMessage](t, out); m.Text != "in epoch 2" || m.Epoch != 2 {
+		t.Fatalf("chat %+v", m)
+	}
+}

@@ -137,6 +137,13 @@ func (d *Driver) mls(m ServerMessage) {
 		return
 	}
 	msg, err := d.g.Process(m.Data)
+	if err != nil && d.inflight != nil && errors.Is(err, keys.ErrWrongEpoch) && !m.retried {
+		// Perhaps of the epoch a held Commit starts (ours lost, or it is
+		// another's that won): read it again after the answer.
+		m.retried = true
+		d.hold(m)
+		return
+	}
 	if err != nil {
 		d.stats.Rejected++
 		d.log.Info("tresor: rejected MLS message", "label", m.Type, "epoch", d.g.Epoch(), "err", err)
@@ -176,7 +183,7 @@ func (d *Driver) application(msg *keys.Message) {
 	}
 	switch a.Type {
 	case appChat:
-		d.emit(ChatMessage{From: memberOf(msg.Sender), Epoch: d.g.Epoch(), Text: a.Text})
+		d.emit(ChatMessage{From: memberOf(msg.Sender), Epoch: msg.Epoch, Text: a.Text})
 	case appConsent:
 		d.consentReceived(msg.Sender, a)
 	}

@@ -29,6 +29,8 @@ type ServerMessage struct {
 	Recording *Recording `json:"recording,omitempty"`
 	// Code is the error code of an unsolicited "error".
 	Code string `json:"code,omitempty"`
+
+	retried bool // held once already while a Commit was in flight
 }
 
 // Proposal is a group change the server asks the committer to make.

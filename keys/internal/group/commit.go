@@ -364,6 +364,9 @@ type Processed struct {
 	// Sender and Added are then the joiner's new leaf, and Removed its
 	// old one.
 	External bool
+	// Epoch is the epoch the message was sent in: the current one, or
+	// for an application message of the kept previous epoch, that one.
+	Epoch uint64
 }
 
 // Process authenticates and applies a PublicMessage or PrivateMessage of
@@ -379,6 +382,10 @@ func (s *State) Process(m *wire.MLSMessage) (*Processed, error) {
 		return nil, err
 	}
 	u, err := framing.Unprotect(s.framingEpoch(), m, s.memberKey)
+	if err != nil && s.past != nil && isWrongEpoch(err) && m.WireFormat == wire.WireFormatPrivateMessage &&
+		m.PrivateMessage != nil && m.PrivateMessage.Epoch == s.past.fe.GroupContext.Epoch {
+		return s.processPast(m)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +396,7 @@ func (s *State) Process(m *wire.MLSMessage) (*Processed, error) {
 		if err := u.Consume(); err != nil {
 			return nil, err
 		}
-		return &Processed{Kind: KindApplication, Sender: sender, Data: c.ApplicationData}, nil
+		return &Processed{Kind: KindApplication, Sender: sender, Data: c.ApplicationData, Epoch: s.gc.Epoch}, nil
 	case wire.ContentProposal:
 		if err := s.cacheProposal(u); err != nil {
 			return nil, err

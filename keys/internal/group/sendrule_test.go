@@ -125,3 +125,46 @@ func TestAddNeedsGroupExtensions(t *testing.T) {
 		t.Fatalf("without the extension: %v", err)
 	}
 }
+
+// TestForgetPastEpochErases: what KeepPastEpoch keeps is zeroed by
+// ForgetPastEpoch, and by the next epoch.
+func TestForgetPastEpochErases(t *testing.T) {
+	s := suite1(t)
+	alice := newClient(t, s, "alice")
+	var err error
+	alice.st, err = Create(s, Config{KeepPastEpoch: true}, alice.sig, wire.Credential{Type: wire.CredentialBasic, Identity: []byte("alice")}, []byte("group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func() {
+		t.Helper()
+		if _, err := alice.st.CreateCommit(nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.st.MergePending(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zero := func(b []byte) bool {
+		for _, x := range b {
+			if x != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	commit()
+	first := alice.st.past
+	if first == nil || zero(first.fe.SenderData) {
+		t.Fatal("nothing kept of epoch 0")
+	}
+	commit() // epoch 2: epoch 1 is kept, epoch 0's is erased
+	if !zero(first.fe.SenderData) || alice.st.past == first {
+		t.Fatal("the next epoch left epoch 0's sender_data_secret")
+	}
+	second := alice.st.past
+	alice.st.ForgetPastEpoch()
+	if !zero(second.fe.SenderData) || alice.st.past != nil {
+		t.Fatal("ForgetPastEpoch left the kept sender_data_secret")
+	}
+}

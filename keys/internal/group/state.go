@@ -41,6 +41,11 @@ type Config struct {
 	// §8.6) the member keeps, so that a Commit can inject one. Zero keeps
 	// none: every epoch secret is erased when the epoch ends.
 	ResumptionPSKs int
+	// KeepPastEpoch keeps, of the previous epoch, what reading its
+	// application messages needs, until ForgetPastEpoch (RFC 9420 §14;
+	// see pastepoch.go). Off, every secret of an epoch is erased as soon
+	// as the next one begins.
+	KeepPastEpoch bool
 	// Credentials validates the credentials of leaves entering or
 	// changing in the tree, and keeps identities unique; nil checks
 	// nothing beyond RFC 9420's own rules.
@@ -100,6 +105,8 @@ type State struct {
 
 	pending *Pending
 	removed bool
+	// past is what is kept of the previous epoch (Config.KeepPastEpoch).
+	past *pastEpoch
 	// joining marks the State of an external joiner (JoinExternal) whose
 	// Commit is pending: it holds the public state of the GroupInfo's
 	// epoch and no secrets of it, and becomes a member only by
@@ -191,6 +198,7 @@ func (s *State) Erase() {
 		clear(p.psk)
 	}
 	s.resumption = nil
+	s.ForgetPastEpoch()
 }
 
 // TestingOnlyEpochSecrets returns the live secret buffers of the current
@@ -309,9 +317,12 @@ func (s *State) install(n *newEpoch) error {
 			s.resumption = append(s.resumption[:0], s.resumption[extra:]...)
 		}
 	}
+	s.keepPast(&old)
 	old.epoch.Erase()
 	old.epoch.Init.Erase()
-	old.secrets.Erase()
+	if s.past == nil || s.past.fe.Tree != old.secrets {
+		old.secrets.Erase()
+	}
 	var err error
 	if n.ps != nil {
 		err = s.priv.Apply(s.tree, n.ps)
